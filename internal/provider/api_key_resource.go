@@ -1,0 +1,231 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/sensu-community/terraform-provider-sensu/internal/sensu"
+)
+
+var (
+	_ resource.Resource                = (*apiKeyResource)(nil)
+	_ resource.ResourceWithConfigure   = (*apiKeyResource)(nil)
+	_ resource.ResourceWithImportState = (*apiKeyResource)(nil)
+)
+
+// NewAPIKeyResource is the sensu_api_key resource.
+func NewAPIKeyResource() resource.Resource {
+	return &apiKeyResource{}
+}
+
+type apiKeyResource struct {
+	client *sensu.Client
+}
+
+// apiKeyResourceModel is kept small on purpose: Terraform rewrites the whole state after
+// every resource, so each byte per key is paid once per key in the configuration.
+type apiKeyResourceModel struct {
+	ID       types.String `tfsdk:"id"`
+	Username types.String `tfsdk:"username"`
+	Key      types.String `tfsdk:"key"`
+	Keepers  types.Map    `tfsdk:"keepers"`
+}
+
+// usernamePattern rejects what can never be a Sensu username before any request is made.
+var usernamePattern = regexp.MustCompile(`^[^\s/]+$`)
+
+func (r *apiKeyResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_api_key"
+}
+
+func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "A Sensu Go API key: granted on create, revoked on destroy. " +
+			"The key authenticates as `username` with `Authorization: Key <key>`. " +
+			"A key revoked outside Terraform is planned again as a new key. Nothing can be changed in place: " +
+			"changing `username` or `keepers` replaces the key.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The key's public handle, safe to show in plans and logs. On Sensu Go 7.x it is the key's name. " +
+					"On 6.x, where the name is the key itself, it is the hex SHA-256 digest of the key, so `sha256(key)` equals `id`.",
+				Computed: true,
+				PlanModifiers: []planmodifier.String{
+					stringplanmodifier.UseStateForUnknown(),
+				},
+			},
+			"username": schema.StringAttribute{
+				MarkdownDescription: "The Sensu user the key authenticates as. The user must exist. Changing it grants a new key.",
+				Required:            true,
+				Validators: []validator.String{
+					stringvalidator.RegexMatches(usernamePattern, "must be a Sensu username: not empty, without spaces or slashes"),
+				},
+				PlanModifiers: []planmodifier.String{
+					stringplanmodifier.RequiresReplace(),
+				},
+			},
+			"key": schema.StringAttribute{
+				MarkdownDescription: "The secret API key, for `Authorization: Key <key>` or `sensuctl configure --api-key`. " +
+					"It is stored in the Terraform state: protect the state. On Sensu Go 7.x the key cannot be read back, " +
+					"so after `terraform import` it is null.",
+				Computed:  true,
+				Sensitive: true,
+				PlanModifiers: []planmodifier.String{
+					stringplanmodifier.UseStateForUnknown(),
+				},
+			},
+			"keepers": schema.MapAttribute{
+				MarkdownDescription: "Arbitrary values that, when changed, replace the key with a new one. " +
+					"Use it to rotate keys, for example with the `time_rotating` resource of the time provider.",
+				ElementType: types.StringType,
+				Optional:    true,
+				PlanModifiers: []planmodifier.Map{
+					mapplanmodifier.RequiresReplace(),
+				},
+			},
+		},
+	}
+}
+
+func (r *apiKeyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *apiKeyResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan apiKeyResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	key, err := r.client.CreateAPIKey(ctx, sensu.CreateAPIKeyRequest{Username: plan.Username.ValueString()})
+	if err != nil {
+		usernameAttr := path.Root("username")
+		addAPIError(&resp.Diagnostics, r.client, "Error Granting Sensu API Key", err, &usernameAttr)
+		return
+	}
+	tflog.Debug(ctx, "Granted Sensu API key", map[string]any{"id": key.ID, "username": key.Username})
+
+	plan.ID = types.StringValue(key.ID)
+	plan.Key = types.StringValue(key.Key)
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state apiKeyResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name, ok := r.sensuName(ctx, state, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+
+	key, err := r.client.GetAPIKey(ctx, name)
+	if sensu.IsNotFound(err) {
+		resp.Diagnostics.AddWarning("Sensu API Key Revoked Outside Terraform",
+			fmt.Sprintf("The Sensu API key %s no longer exists. Terraform will plan to grant a new key.", state.ID.ValueString()))
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, r.client, "Error Reading Sensu API Key", err, nil)
+		return
+	}
+
+	state.Username = types.StringValue(key.Username)
+	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+}
+
+// Update is never called with a change Sensu could apply (every argument replaces the key);
+// it only carries the planned values over.
+func (r *apiKeyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan apiKeyResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+func (r *apiKeyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state apiKeyResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name, ok := r.sensuName(ctx, state, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	err := r.client.DeleteAPIKey(ctx, name)
+	if err != nil && !sensu.IsNotFound(err) {
+		addAPIError(&resp.Diagnostics, r.client, "Error Revoking Sensu API Key", err, nil)
+		return
+	}
+	tflog.Debug(ctx, "Revoked Sensu API key", map[string]any{"id": state.ID.ValueString()})
+}
+
+// ImportState accepts the key's id. On 7.x that is the name, read back by Read (the secret
+// cannot be). On 6.x it is the SHA-256 digest, found by listing the keys once, or the key
+// itself; either way the key is restored into state and id becomes the digest.
+func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	gen, err := r.client.Generation(ctx)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, r.client, "Error Importing Sensu API Key", err, nil)
+		return
+	}
+	if !gen.NamesAreSecret() {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+		return
+	}
+	key, err := r.client.LookupAPIKey(ctx, req.ID)
+	if sensu.IsNotFound(err) {
+		resp.Diagnostics.AddError("Cannot Import Sensu API Key",
+			"No Sensu API key has this id. On Sensu Go 6.x import by the key's id (the hex SHA-256 digest of the key, "+
+				"as `sha256(key)` gives it) or by the key itself.")
+		return
+	}
+	if err != nil {
+		addAPIError(&resp.Diagnostics, r.client, "Error Importing Sensu API Key", err, nil)
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, apiKeyResourceModel{
+		ID:       types.StringValue(key.ID),
+		Username: types.StringValue(key.Username),
+		Key:      types.StringValue(key.Key),
+		Keepers:  types.MapNull(types.StringType),
+	})...)
+}
+
+// sensuName is how Sensu addresses the key: the name (= id) on 7.x, the key itself on 6.x.
+func (r *apiKeyResource) sensuName(ctx context.Context, state apiKeyResourceModel, diags *diag.Diagnostics) (string, bool) {
+	gen, err := r.client.Generation(ctx)
+	if err != nil {
+		addAPIError(diags, r.client, "Error Contacting Sensu", err, nil)
+		return "", false
+	}
+	if !gen.NamesAreSecret() {
+		return state.ID.ValueString(), true
+	}
+	if state.Key.IsNull() || state.Key.ValueString() == "" {
+		diags.AddError("Sensu API Key Missing From State",
+			fmt.Sprintf("On Sensu Go 6.x the key itself is needed to read or revoke it, and the state of %s has none. "+
+				"Remove it from the state (terraform state rm) and import it by id.", state.ID.ValueString()))
+		return "", false
+	}
+	return state.Key.ValueString(), true
+}

@@ -1,0 +1,311 @@
+package sensu
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The API key formats of the two generations, as recorded on real 6.12.0 and 7.0.0-alpha1
+// backends:
+//
+//   - 6.x: POST {"username"} answers 201 with an empty body and the key in the Location header;
+//     the key is also the name, so info and revoke URLs carry it. Objects are unwrapped.
+//   - 7.x: POST {"type","api_version","metadata","spec":{"username"}} answers 201 with
+//     {"name","key"} (sent as text/plain); the server keeps only a bcrypt hash. Objects are
+//     wrapped and carry that hash, which is never decoded here.
+
+const (
+	apiKeysPath = "/api/core/v2/apikeys"
+	// listPageSize keeps each list page small enough to decode quickly.
+	listPageSize = 500
+	// maxListPages stops a server that keeps sending continue tokens.
+	maxListPages = 10000
+)
+
+// APIKey is a Sensu API key.
+type APIKey struct {
+	// ID is the key's public handle, safe to show: the name on 7.x, the hex SHA-256 of the
+	// key on 6.x (where the name is the key).
+	ID string
+	// Name is how Sensu addresses the key (info, revoke). On 6.x it is the key itself.
+	Name string
+	// Key is the secret for "Authorization: Key <key>". It is known on 6.x (it is the name)
+	// and on 7.x only in the answer to the grant.
+	Key       string
+	Username  string
+	CreatedBy string
+	CreatedAt time.Time // zero when Sensu did not say (the grant answers carry no timestamp)
+}
+
+// CreateAPIKeyRequest asks for a new key.
+type CreateAPIKeyRequest struct {
+	Username string
+}
+
+// ListAPIKeysOptions filters a list.
+type ListAPIKeysOptions struct {
+	Username string // only keys of this user; empty lists all
+}
+
+// CreateAPIKey grants a new API key. The request is never repeated once Sensu may have
+// processed it: a repeat would mint a second, orphaned key.
+func (c *Client) CreateAPIKey(ctx context.Context, in CreateAPIKeyRequest) (*APIKey, error) {
+	if strings.TrimSpace(in.Username) == "" {
+		return nil, errors.New("a username is required to grant an API key")
+	}
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var body any = map[string]string{"username": in.Username}
+	if gen >= Generation7 {
+		body = wrappedAPIKey{
+			Type: "APIKey", APIVersion: "core/v2", Metadata: struct{}{},
+			Spec: apiKeySpec7{Username: in.Username},
+		}
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	r := request{method: http.MethodPost, path: apiKeysPath, body: data, auth: true, unsafeToRepeat: true}
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
+			return nil, &UserNotFoundError{Username: in.Username, Err: apiErr}
+		}
+		return nil, err
+	}
+	if resp.status != http.StatusCreated && resp.status != http.StatusOK {
+		return nil, shapeError(r, resp, fmt.Sprintf("expected 201 Created, got %d", resp.status))
+	}
+	key := &APIKey{Username: in.Username}
+	if gen >= Generation7 {
+		var created struct {
+			Name string `json:"name"`
+			Key  string `json:"key"`
+		}
+		if err := decodeJSON(r, resp, &created); err != nil {
+			return nil, err
+		}
+		if created.Name == "" || created.Key == "" {
+			return nil, shapeError(r, resp, "the grant answer has no name or key")
+		}
+		key.ID, key.Name, key.Key = created.Name, created.Name, created.Key
+		return key, nil
+	}
+	name, ok := keyFromLocation(resp.header.Get("Location"))
+	if !ok {
+		return nil, shapeError(r, resp, "the grant answer has no usable Location header")
+	}
+	key.ID, key.Name, key.Key = Digest(name), name, name
+	return key, nil
+}
+
+// keyFromLocation takes the key from a 6.x grant's Location: /api/core/v2/apikeys/<key>.
+func keyFromLocation(location string) (string, bool) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return "", false
+	}
+	dir, name := path.Split(u.Path)
+	if strings.TrimSuffix(dir, "/") != apiKeysPath || name == "" {
+		return "", false
+	}
+	return name, true
+}
+
+// GetAPIKey returns the key Sensu addresses as name: the name on 7.x, the key on 6.x.
+// IsNotFound reports a key that does not exist (revoked).
+func (c *Client) GetAPIKey(ctx context.Context, name string) (*APIKey, error) {
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := c.keyRequest(gen, http.MethodGet, name)
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return decodeAPIKey(gen, r, resp)
+}
+
+// DeleteAPIKey revokes the key Sensu addresses as name. IsNotFound reports one already gone.
+func (c *Client) DeleteAPIKey(ctx context.Context, name string) error {
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, c.keyRequest(gen, http.MethodDelete, name))
+	return err
+}
+
+func (c *Client) keyRequest(gen Generation, method, name string) request {
+	r := request{method: method, path: apiKeysPath + "/" + url.PathEscape(name), auth: true}
+	if gen.NamesAreSecret() {
+		r.secret = name
+	}
+	return r
+}
+
+// ListAPIKeys returns every key (following pagination), optionally only one user's.
+func (c *Client) ListAPIKeys(ctx context.Context, opts ListAPIKeysOptions) ([]APIKey, error) {
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var keys []APIKey
+	continueToken := ""
+	for page := 0; page < maxListPages; page++ {
+		q := url.Values{"limit": {strconv.Itoa(listPageSize)}}
+		if continueToken != "" {
+			q.Set("continue", continueToken)
+		}
+		r := request{method: http.MethodGet, path: apiKeysPath, query: q, auth: true}
+		resp, err := c.do(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		pageKeys, err := decodeAPIKeyList(gen, r, resp)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range pageKeys {
+			if opts.Username == "" || k.Username == opts.Username {
+				keys = append(keys, k)
+			}
+		}
+		next := resp.header.Get("Sensu-Continue")
+		if next == "" {
+			return keys, nil
+		}
+		if next == continueToken {
+			return nil, shapeError(r, resp, "the list repeats its continue token")
+		}
+		continueToken = next
+	}
+	return nil, fmt.Errorf("listing API keys: more than %d pages", maxListPages)
+}
+
+// LookupAPIKey finds a key by its public ID. On 7.x the ID is the name. On 6.x it is the
+// SHA-256 digest of the key, found by listing the keys once, or the key itself.
+func (c *Client) LookupAPIKey(ctx context.Context, id string) (*APIKey, error) {
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !gen.NamesAreSecret() || !IsDigest(id) {
+		return c.GetAPIKey(ctx, id)
+	}
+	keys, err := c.ListAPIKeys(ctx, ListAPIKeysOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for i := range keys {
+		if keys[i].ID == strings.ToLower(id) {
+			return &keys[i], nil
+		}
+	}
+	return nil, &APIError{StatusCode: http.StatusNotFound, Message: "no API key has this id", Method: http.MethodGet, Path: apiKeysPath}
+}
+
+// IsDigest reports whether s looks like a hex SHA-256 digest (a 6.x key's ID).
+func IsDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+type wrappedAPIKey struct {
+	Type       string      `json:"type"`
+	APIVersion string      `json:"api_version"`
+	Metadata   any         `json:"metadata,omitempty"`
+	Spec       apiKeySpec7 `json:"spec"`
+}
+
+type objectMeta struct {
+	Name      string `json:"name,omitempty"`
+	CreatedBy string `json:"created_by,omitempty"`
+}
+
+// apiKeySpec7 is a 7.x key's spec, and exactly a 6.x key object. Its hash is not decoded.
+type apiKeySpec7 struct {
+	Metadata  *objectMeta `json:"metadata,omitempty"`
+	Username  string      `json:"username"`
+	CreatedAt int64       `json:"created_at,omitempty"`
+}
+
+func (s apiKeySpec7) toAPIKey(gen Generation) (APIKey, bool) {
+	if s.Metadata == nil || s.Metadata.Name == "" {
+		return APIKey{}, false
+	}
+	k := APIKey{Name: s.Metadata.Name, Username: s.Username, CreatedBy: s.Metadata.CreatedBy}
+	if s.CreatedAt > 0 {
+		k.CreatedAt = time.Unix(s.CreatedAt, 0).UTC()
+	}
+	if gen.NamesAreSecret() {
+		k.ID, k.Key = Digest(k.Name), k.Name
+	} else {
+		k.ID = k.Name
+	}
+	return k, true
+}
+
+func decodeAPIKey(gen Generation, r request, resp *response) (*APIKey, error) {
+	var spec apiKeySpec7
+	if gen >= Generation7 {
+		var w struct {
+			Spec apiKeySpec7 `json:"spec"`
+		}
+		if err := decodeJSON(r, resp, &w); err != nil {
+			return nil, err
+		}
+		spec = w.Spec
+	} else if err := decodeJSON(r, resp, &spec); err != nil {
+		return nil, err
+	}
+	k, ok := spec.toAPIKey(gen)
+	if !ok {
+		return nil, shapeError(r, resp, "the API key has no name")
+	}
+	return &k, nil
+}
+
+func decodeAPIKeyList(gen Generation, r request, resp *response) ([]APIKey, error) {
+	var specs []apiKeySpec7
+	if gen >= Generation7 {
+		var wrapped []struct {
+			Spec apiKeySpec7 `json:"spec"`
+		}
+		if err := decodeJSON(r, resp, &wrapped); err != nil {
+			return nil, err
+		}
+		specs = make([]apiKeySpec7, len(wrapped))
+		for i := range wrapped {
+			specs[i] = wrapped[i].Spec
+		}
+	} else if err := decodeJSON(r, resp, &specs); err != nil {
+		return nil, err
+	}
+	keys := make([]APIKey, 0, len(specs))
+	for _, s := range specs {
+		k, ok := s.toAPIKey(gen)
+		if !ok {
+			return nil, shapeError(r, resp, "an API key in the list has no name")
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}

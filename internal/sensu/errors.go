@@ -1,0 +1,111 @@
+package sensu
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"syscall"
+)
+
+// APIError is a response from Sensu with a status the client does not treat as success.
+// Message is the server's own text, with any secret that was part of the request path
+// replaced, so it is safe to show.
+type APIError struct {
+	StatusCode int
+	Message    string
+	Method     string
+	Path       string // redacted request path
+}
+
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.StatusCode, msg)
+}
+
+// UserNotFoundError is Sensu's answer to a grant for a user it does not know (HTTP 400).
+type UserNotFoundError struct {
+	Username string
+	Err      *APIError
+}
+
+func (e *UserNotFoundError) Error() string {
+	return fmt.Sprintf("sensu user %q does not exist: %v", e.Username, e.Err)
+}
+
+func (e *UserNotFoundError) Unwrap() error { return e.Err }
+
+// TransportError is a request that got no HTTP response: the connection, TLS handshake or
+// timeout failed. URL is redacted; Err never carries the request URL (see redactTransportError).
+type TransportError struct {
+	Method string
+	URL    string
+	Err    error
+}
+
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.Method, e.URL, e.Err)
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// ResponseError is a response whose status was fine but whose body could not be understood:
+// HTML from a proxy, truncated JSON, an oversized body or the wrong shape. The body itself is
+// never included: on Sensu 6.x an API key list is made of secrets.
+type ResponseError struct {
+	Method      string
+	Path        string
+	StatusCode  int
+	ContentType string
+	Reason      string
+}
+
+func (e *ResponseError) Error() string {
+	ct := e.ContentType
+	if ct == "" {
+		ct = "no content type"
+	}
+	return fmt.Sprintf("%s %s: unexpected response from Sensu (HTTP %d, %s): %s", e.Method, e.Path, e.StatusCode, ct, e.Reason)
+}
+
+// IsNotFound reports whether Sensu answered 404: the API key (or route) does not exist.
+func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
+
+// IsUnauthorized reports whether Sensu rejected the credentials (401): a wrong password,
+// an unknown, revoked or expired key or token.
+func IsUnauthorized(err error) bool { return hasStatus(err, http.StatusUnauthorized) }
+
+// IsForbidden reports whether the credentials are valid but not allowed (403). API keys are
+// cluster-wide: only members of cluster-admins may grant, view or revoke them.
+func IsForbidden(err error) bool { return hasStatus(err, http.StatusForbidden) }
+
+// IsUserNotFound reports whether a grant named a user Sensu does not know.
+func IsUserNotFound(err error) bool {
+	var e *UserNotFoundError
+	return errors.As(err, &e)
+}
+
+// IsTLSVerification reports whether the server's certificate could not be verified, which
+// usually means its CA has to be trusted (trusted CA file or PEM).
+func IsTLSVerification(err error) bool {
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		cerr x509.CertificateInvalidError
+	)
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr)
+}
+
+// IsConnectionRefused reports whether nothing listened at the API URL: the request certainly
+// never reached Sensu.
+func IsConnectionRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+
+func hasStatus(err error, status int) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.StatusCode == status
+}

@@ -1,0 +1,61 @@
+// Command terraform-provider-sensu is the Terraform and OpenTofu provider for Sensu Go API keys.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"runtime/debug"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+
+	"github.com/sensu-community/terraform-provider-sensu/internal/provider"
+)
+
+// version is set at release time through -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	var debugMode bool
+	flag.BoolVar(&debugMode, "debug", false, "start the provider in debug mode, for a debugger such as delve")
+	flag.Parse()
+
+	quietSDKLogs()
+	tuneGC()
+
+	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
+		Address:         "registry.terraform.io/sensu-community/sensu",
+		Debug:           debugMode,
+		ProtocolVersion: 6,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+// quietSDKLogs makes the plugin SDK's log levels follow Terraform's own. Left unset, the SDK
+// logs every RPC at TRACE to stderr (about 120 lines per resource), which Terraform decodes
+// and then drops unless TF_LOG asks for them. A level the user set explicitly is kept.
+func quietSDKLogs() {
+	level := os.Getenv("TF_LOG_PROVIDER")
+	if level == "" {
+		level = os.Getenv("TF_LOG")
+	}
+	if level == "" {
+		level = "off"
+	}
+	for _, name := range []string{"TF_LOG_PROVIDER", "TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK"} {
+		if _, set := os.LookupEnv(name); !set {
+			_ = os.Setenv(name, level)
+		}
+	}
+}
+
+// tuneGC trades a little memory for fewer collections: a provider process lives for one
+// Terraform walk and allocates mostly short-lived RPC messages. GOGC from the user wins.
+func tuneGC() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
+	}
+}
