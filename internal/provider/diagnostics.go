@@ -38,6 +38,11 @@ func addAPIError(diags *diag.Diagnostics, client *sensu.Client, summary string, 
 			diags.AddAttributeError(*usernameAttr, summary, detail)
 			return
 		}
+	case sensu.IsRefreshRefused(err):
+		detail = "The provider's access token has expired and Sensu refused to renew it with the refresh token. " +
+			"On Sensu Go 6.x a refresh token works only once, and Terraform starts the provider several times per run: " +
+			"the first renewal used it up (or sensuctl did). Run `eval $(sensuctl env)` again for a fresh pair, or better, " +
+			"configure username and password or an api_key, which every provider process can reuse.\n\n" + err.Error()
 	case sensu.IsUnauthorized(err):
 		detail = unauthorizedHelp(client.AuthMethod()) + "\n\n" + err.Error()
 	case sensu.IsForbidden(err):

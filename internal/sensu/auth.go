@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -135,7 +134,7 @@ func (m *tokenManager) renewLocked(ctx context.Context) (bool, error) {
 			return true, nil
 		}
 		if m.password == "" {
-			return false, fmt.Errorf("refreshing the access token: %w", err)
+			return false, &RefreshError{Err: err}
 		}
 		tflog.Debug(ctx, "Sensu refused the token refresh; logging in again", map[string]any{"error": err.Error()})
 	}

@@ -94,17 +94,26 @@ type Client struct {
 
 // ValidateAPIURL checks that raw is an absolute http(s) URL of a Sensu backend's root.
 func ValidateAPIURL(raw string) (*url.URL, error) {
+	if !strings.Contains(raw, "://") {
+		// "sensu:8080" would parse with "sensu" as its scheme; say what is missing instead.
+		return nil, errors.New("the API URL must start with http:// or https:// (for example https://sensu.example.com:8080)")
+	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
+		var uerr *url.Error
+		if strings.Contains(raw, "@") && errors.As(err, &uerr) {
+			// The URL may carry a password: name only what is wrong with it.
+			return nil, fmt.Errorf("the API URL is not a valid URL: %w", uerr.Err)
+		}
 		return nil, fmt.Errorf("%q is not a valid URL: %w", raw, err)
 	}
 	switch {
+	case u.User != nil: // first, so that no other message echoes the credentials
+		return nil, errors.New("the API URL must not contain credentials; configure them separately")
 	case u.Scheme != "http" && u.Scheme != "https":
 		return nil, fmt.Errorf("%q must start with http:// or https:// (for example https://sensu.example.com:8080)", raw)
 	case u.Host == "" || u.Hostname() == "":
 		return nil, fmt.Errorf("%q has no host (for example https://sensu.example.com:8080)", raw)
-	case u.User != nil:
-		return nil, errors.New("the API URL must not contain credentials; configure them separately")
 	case u.Path != "" && u.Path != "/":
 		return nil, fmt.Errorf("%q has a path (%q); give the backend's root URL, for example %s://%s", raw, u.Path, u.Scheme, u.Host)
 	case u.RawQuery != "" || u.Fragment != "":

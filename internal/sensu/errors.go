@@ -72,6 +72,25 @@ func (e *ResponseError) Error() string {
 	return fmt.Sprintf("%s %s: unexpected response from Sensu (HTTP %d, %s): %s", e.Method, e.Path, e.StatusCode, ct, e.Reason)
 }
 
+// RefreshError is a refused renewal of an expired access token when there is no password to
+// log in again with. On Sensu 6.x a refresh token works once: an earlier process (another
+// Terraform walk, or sensuctl) may have used it.
+type RefreshError struct {
+	Err error
+}
+
+func (e *RefreshError) Error() string {
+	return fmt.Sprintf("Sensu refused to refresh the access token: %v", e.Err)
+}
+
+func (e *RefreshError) Unwrap() error { return e.Err }
+
+// IsRefreshRefused reports whether an expired access token could not be renewed.
+func IsRefreshRefused(err error) bool {
+	var e *RefreshError
+	return errors.As(err, &e)
+}
+
 // IsNotFound reports whether Sensu answered 404: the API key (or route) does not exist.
 func IsNotFound(err error) bool { return hasStatus(err, http.StatusNotFound) }
 
