@@ -25,7 +25,7 @@ type apiKeysDataSource struct {
 }
 
 type apiKeysDataSourceModel struct {
-	Username types.String     `tfsdk:"username"`
+	Username types.String      `tfsdk:"username"`
 	APIKeys  []apiKeyInfoModel `tfsdk:"api_keys"`
 }
 
