@@ -3,8 +3,6 @@ package sensu
 import (
 	"context"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -54,62 +52,6 @@ type CreateAPIKeyRequest struct {
 // ListAPIKeysOptions filters a list.
 type ListAPIKeysOptions struct {
 	Username string // only keys of this user; empty lists all
-}
-
-// CreateAPIKey grants a new API key. The request is never repeated once Sensu may have
-// processed it: a repeat would mint a second, orphaned key.
-func (c *Client) CreateAPIKey(ctx context.Context, in CreateAPIKeyRequest) (*APIKey, error) {
-	if strings.TrimSpace(in.Username) == "" {
-		return nil, errors.New("a username is required to grant an API key")
-	}
-	gen, err := c.Generation(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var body any = map[string]string{"username": in.Username}
-	if gen >= Generation7 {
-		body = wrappedAPIKey{
-			Type: "APIKey", APIVersion: "core/v2", Metadata: struct{}{},
-			Spec: apiKeySpec7{Username: in.Username},
-		}
-	}
-	data, err := json.Marshal(body)
-	if err != nil {
-		return nil, err
-	}
-	r := request{method: http.MethodPost, path: apiKeysPath, body: data, auth: true, unsafeToRepeat: true}
-	resp, err := c.do(ctx, r)
-	if err != nil {
-		var apiErr *APIError
-		if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
-			return nil, &UserNotFoundError{Username: in.Username, Err: apiErr}
-		}
-		return nil, err
-	}
-	if resp.status != http.StatusCreated && resp.status != http.StatusOK {
-		return nil, shapeError(r, resp, fmt.Sprintf("expected 201 Created, got %d", resp.status))
-	}
-	key := &APIKey{Username: in.Username}
-	if gen >= Generation7 {
-		var created struct {
-			Name string `json:"name"`
-			Key  string `json:"key"`
-		}
-		if err := decodeJSON(r, resp, &created); err != nil {
-			return nil, err
-		}
-		if created.Name == "" || created.Key == "" {
-			return nil, shapeError(r, resp, "the grant answer has no name or key")
-		}
-		key.ID, key.Name, key.Key = created.Name, created.Name, created.Key
-		return key, nil
-	}
-	name, ok := keyFromLocation(resp.header.Get("Location"))
-	if !ok {
-		return nil, shapeError(r, resp, "the grant answer has no usable Location header")
-	}
-	key.ID, key.Name, key.Key = Digest(name), name, name
-	return key, nil
 }
 
 // keyFromLocation takes the key from a 6.x grant's Location: /api/core/v2/apikeys/<key>.
@@ -240,11 +182,12 @@ type objectMeta struct {
 	CreatedBy string `json:"created_by,omitempty"`
 }
 
-// apiKeySpec7 is a 7.x key's spec, and exactly a 6.x key object. Its hash is not decoded.
+// apiKeySpec7 is a 7.x key's spec, and exactly a 6.x key object.
 type apiKeySpec7 struct {
 	Metadata  *objectMeta `json:"metadata,omitempty"`
 	Username  string      `json:"username"`
 	CreatedAt int64       `json:"created_at,omitempty"`
+	Hash      []byte      `json:"hash,omitempty"` // compared when reconciling a grant, never surfaced
 }
 
 func (s apiKeySpec7) toAPIKey(gen Generation) (APIKey, bool) {

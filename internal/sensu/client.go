@@ -90,6 +90,10 @@ type Client struct {
 
 	generation atomic.Int32 // a Generation once known
 	genLock    ctxMutex
+
+	maxRetries  int
+	grants      grantBook
+	clockOffset atomic.Int64 // Sensu's clock minus ours, in nanoseconds, from Date headers
 }
 
 // ValidateAPIURL checks that raw is an absolute http(s) URL of a Sensu backend's root.
@@ -197,11 +201,12 @@ func New(cfg Config) (*Client, error) {
 	}
 
 	c := &Client{
-		baseURL:   base,
-		userAgent: cfg.UserAgent,
-		method:    method,
-		apiKey:    cfg.APIKey,
-		genLock:   newCtxMutex(),
+		baseURL:    base,
+		userAgent:  cfg.UserAgent,
+		method:     method,
+		apiKey:     cfg.APIKey,
+		genLock:    newCtxMutex(),
+		maxRetries: maxRetries,
 		http: &retryablehttp.Client{
 			HTTPClient: &http.Client{
 				Transport: transport,
@@ -328,7 +333,7 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 		if resp.status >= 400 {
 			return nil, &APIError{
 				StatusCode: resp.status,
-				Message:    redact(errorMessage(resp.body), r.secret),
+				Message:    errorMessage([]byte(redact(string(resp.body), r.secret))), // redact, then shorten
 				Method:     r.method,
 				Path:       info.path,
 			}
@@ -392,6 +397,9 @@ func (c *Client) send(ctx context.Context, r request, info *requestInfo, header 
 			ContentType: resp.Header.Get("Content-Type"),
 			Reason:      fmt.Sprintf("the body exceeds %d MiB", maxBodyBytes>>20),
 		}
+	}
+	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		c.clockOffset.Store(int64(time.Until(date)))
 	}
 	tflog.Debug(ctx, "Received Sensu API response", map[string]any{
 		"method": r.method, "path": info.path, "status": resp.StatusCode,

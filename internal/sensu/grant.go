@@ -1,0 +1,365 @@
+package sensu
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Granting an API key must never leave a live credential that nobody tracks. A grant can be
+// ambiguous: the connection is reset or times out, or a proxy answers 502/504, after Sensu
+// may already have created the key. Each generation resolves that differently.
+//
+// 7.x (idempotent grant). The client names the key itself ("tf-" and 128 random bits) and
+// sends the bcrypt hash of a secret it generated, with PUT on the collection, which is
+// create-or-update. Repeating that request can only recreate the same key, so an ambiguous
+// grant is simply retried. Before each retry the client reads the name back: if the key
+// exists with its hash, the earlier attempt worked; if it exists with another hash it
+// belongs to someone else, and the client stops rather than overwrite it. That Sensu 7.x
+// stores a client-supplied hash is not in the wire records (a guess); if a backend
+// generates its own secret instead and returns it, the client uses the returned key.
+//
+// 6.x (reconciled grant). Sensu names the key (a UUID that is also the secret), so a retry
+// would mint a second key. After an ambiguous failure the client waits until no other grant
+// for the same user is in flight in this process, lists that user's keys, and claims the
+// oldest key created since the attempt (by Sensu's clock, from its Date headers) that this
+// process did not already receive. Finding none means Sensu created nothing, and the grant
+// is retried. If the list itself fails, the error says which user's keys to check and how.
+//
+// Requests Sensu certainly did not process (connection refused, 429, 503) are retried at the
+// HTTP layer in both generations.
+
+// clientKeyBcryptCost is the cost of the hash sent for a client-generated 7.x secret. The
+// secret is a random UUID (122 bits), which no cost is needed to protect; a low cost keeps
+// grants and Sensu's own key checks fast.
+const clientKeyBcryptCost = bcrypt.MinCost
+
+// UnresolvedGrantError is a grant that may have created a key the client could not confirm
+// or find. It names the key by its public id when it knows it, never by its secret.
+type UnresolvedGrantError struct {
+	Username string
+	ID       string    // 7.x: the name the client chose; empty on 6.x
+	Since    time.Time // when the attempt started, by Sensu's clock
+	Err      error     // the failure that made the grant ambiguous
+}
+
+func (e *UnresolvedGrantError) Error() string {
+	if e.ID != "" {
+		return fmt.Sprintf("the grant of API key %s for user %q may have reached Sensu, and the client could not confirm it: %v. "+
+			"If the key exists, revoke it with `sensuctl api-key revoke %s`", e.ID, e.Username, e.Err, e.ID)
+	}
+	return fmt.Sprintf("a grant of an API key for user %q may have reached Sensu at about %s, and the client could not check: %v. "+
+		"List the user's keys (`sensuctl api-key list`, or the sensu_api_keys data source) and revoke any created then that no "+
+		"Terraform state holds", e.Username, e.Since.UTC().Format(time.RFC3339), e.Err)
+}
+
+func (e *UnresolvedGrantError) Unwrap() error { return e.Err }
+
+// IsUnresolvedGrant reports a grant that may have left a key behind.
+func IsUnresolvedGrant(err error) bool {
+	var e *UnresolvedGrantError
+	return errors.As(err, &e)
+}
+
+// grantMayHaveHappened reports whether a failed grant may still have created a key.
+func grantMayHaveHappened(err error) bool {
+	var (
+		apiErr  *APIError
+		trErr   *TransportError
+		respErr *ResponseError
+	)
+	switch {
+	case errors.As(err, &apiErr):
+		s := apiErr.StatusCode
+		return s >= 500 && s != http.StatusNotImplemented && s != http.StatusServiceUnavailable
+	case errors.As(err, &respErr):
+		return true // a 2xx answer that could not be understood: the key exists
+	case errors.As(err, &trErr):
+		return !IsConnectionRefused(err)
+	}
+	return false
+}
+
+// grantBook is what the client knows about its own grants, for 6.x reconciliation.
+type grantBook struct {
+	mu    sync.Mutex
+	users map[string]*sync.RWMutex // held shared by grants, exclusively by a reconciliation
+	known map[string]struct{}      // names of keys this client received
+}
+
+func (b *grantBook) userLock(username string) *sync.RWMutex {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.users == nil {
+		b.users = map[string]*sync.RWMutex{}
+	}
+	l, ok := b.users[username]
+	if !ok {
+		l = &sync.RWMutex{}
+		b.users[username] = l
+	}
+	return l
+}
+
+func (b *grantBook) remember(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.known == nil {
+		b.known = map[string]struct{}{}
+	}
+	b.known[name] = struct{}{}
+}
+
+func (b *grantBook) knows(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.known[name]
+	return ok
+}
+
+// CreateAPIKey grants a new API key for a user. It either returns the key, or an error after
+// which no key it created is left untracked (see the comment at the top of this file);
+// IsUnresolvedGrant reports the rare case where it could not make sure.
+func (c *Client) CreateAPIKey(ctx context.Context, in CreateAPIKeyRequest) (*APIKey, error) {
+	if strings.TrimSpace(in.Username) == "" {
+		return nil, errors.New("a username is required to grant an API key")
+	}
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if gen >= Generation7 {
+		return c.grant7(ctx, in.Username)
+	}
+	return c.grant6(ctx, in.Username)
+}
+
+func (c *Client) grant6(ctx context.Context, username string) (*APIKey, error) {
+	lock := c.grants.userLock(username)
+	for attempt := 0; ; attempt++ {
+		lock.RLock()
+		since := c.serverNow()
+		key, err := c.post6(ctx, username)
+		if err == nil {
+			c.grants.remember(key.Name) // before unlocking: a reconciliation must not claim it
+		}
+		lock.RUnlock()
+		if err == nil || !grantMayHaveHappened(err) {
+			return key, err
+		}
+		tflog.Warn(ctx, "A Sensu API key grant may have happened without an answer; reconciling", map[string]any{
+			"username": username, "error": err.Error(),
+		})
+
+		// Reconcile even if the caller gave up: the key may exist either way.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		lock.Lock()
+		claimed, rerr := c.claimUnknownKey(rctx, username, since)
+		lock.Unlock()
+		cancel()
+		switch {
+		case rerr != nil:
+			return nil, &UnresolvedGrantError{Username: username, Since: since, Err: fmt.Errorf("%w (and listing the keys failed: %v)", err, rerr)}
+		case claimed != nil:
+			tflog.Info(ctx, "Found the Sensu API key an ambiguous grant created", map[string]any{"id": claimed.ID, "username": username})
+			return claimed, nil
+		case attempt >= c.maxRetries || ctx.Err() != nil:
+			return nil, fmt.Errorf("granting an API key (Sensu created none; nothing was left behind): %w", err)
+		}
+		if werr := c.waitBeforeRetry(ctx, attempt); werr != nil {
+			return nil, werr
+		}
+	}
+}
+
+func (c *Client) post6(ctx context.Context, username string) (*APIKey, error) {
+	data, err := json.Marshal(map[string]string{"username": username})
+	if err != nil {
+		return nil, err
+	}
+	r := request{method: http.MethodPost, path: apiKeysPath, body: data, auth: true, unsafeToRepeat: true}
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, userNotFound(err, username)
+	}
+	name, ok := keyFromLocation(resp.header.Get("Location"))
+	if resp.status != http.StatusCreated || !ok {
+		return nil, shapeError(r, resp, "the grant answer has no usable Location header")
+	}
+	return &APIKey{ID: Digest(name), Name: name, Key: name, Username: username}, nil
+}
+
+// claimUnknownKey finds the oldest key of username created since `since` that this client
+// did not receive, and takes it as its own.
+func (c *Client) claimUnknownKey(ctx context.Context, username string, since time.Time) (*APIKey, error) {
+	keys, err := c.ListAPIKeys(ctx, ListAPIKeysOptions{Username: username})
+	if err != nil {
+		return nil, err
+	}
+	// created_at has a resolution of one second, and Date headers too.
+	cutoff := since.Add(-2 * time.Second)
+	var candidates []APIKey
+	for _, k := range keys {
+		if !k.CreatedAt.Before(cutoff) && !c.grants.knows(k.Name) {
+			candidates = append(candidates, k)
+		}
+	}
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].CreatedAt.Before(candidates[j].CreatedAt) })
+	k := candidates[0]
+	c.grants.remember(k.Name)
+	return &k, nil
+}
+
+func (c *Client) grant7(ctx context.Context, username string) (*APIKey, error) {
+	name, secret, err := newClientKey()
+	if err != nil {
+		return nil, err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(secret), clientKeyBcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(wrappedAPIKey{
+		Type: "APIKey", APIVersion: "core/v2", Metadata: struct{}{},
+		Spec: apiKeySpec7{Metadata: &objectMeta{Name: name}, Username: username, Hash: hash},
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := request{method: http.MethodPut, path: apiKeysPath, body: data, auth: true, unsafeToRepeat: true}
+	for attempt := 0; ; attempt++ {
+		resp, err := c.do(ctx, r)
+		if err == nil {
+			return created7(r, resp, name, secret, username)
+		}
+		err = userNotFound(err, username)
+		if !grantMayHaveHappened(err) {
+			return nil, err
+		}
+		tflog.Warn(ctx, "A Sensu API key grant may have happened without an answer; retrying it idempotently", map[string]any{
+			"id": name, "username": username, "error": err.Error(),
+		})
+		if attempt >= c.maxRetries || ctx.Err() != nil {
+			return nil, c.abandon7(ctx, name, username, hash, err)
+		}
+		if werr := c.waitBeforeRetry(ctx, attempt); werr != nil {
+			return nil, c.abandon7(ctx, name, username, hash, werr)
+		}
+		// Read the name back before repeating the PUT, which would overwrite any key there.
+		existing, gerr := c.getAPIKey7Hash(ctx, name)
+		switch {
+		case gerr == nil && bytes.Equal(existing, hash):
+			return &APIKey{ID: name, Name: name, Key: secret, Username: username}, nil
+		case gerr == nil:
+			return nil, fmt.Errorf("an API key named %s exists and is not the one this grant created; not overwriting it: %w", name, err)
+		case !IsNotFound(gerr):
+			return nil, c.abandon7(ctx, name, username, hash, gerr)
+		}
+	}
+}
+
+func created7(r request, resp *response, name, secret, username string) (*APIKey, error) {
+	var out struct {
+		Name string `json:"name"`
+		Key  string `json:"key"`
+	}
+	if err := decodeJSON(r, resp, &out); err != nil {
+		return nil, err
+	}
+	if out.Name != "" && out.Name != name {
+		return nil, shapeError(r, resp, "the grant answer names another key")
+	}
+	if out.Key != "" {
+		secret = out.Key // a backend that generates its own secret
+	}
+	return &APIKey{ID: name, Name: name, Key: secret, Username: username}, nil
+}
+
+// abandon7 gives up on a 7.x grant: it revokes the key if the grant did happen, so nothing
+// is left behind, or reports the key's id when even that cannot be checked.
+func (c *Client) abandon7(ctx context.Context, name, username string, hash []byte, cause error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	existing, err := c.getAPIKey7Hash(rctx, name)
+	switch {
+	case IsNotFound(err):
+		return fmt.Errorf("granting an API key (Sensu created none; nothing was left behind): %w", cause)
+	case err == nil && bytes.Equal(existing, hash):
+		if derr := c.DeleteAPIKey(rctx, name); derr == nil || IsNotFound(derr) {
+			return fmt.Errorf("granting an API key failed, and the key %s it may have created was revoked: %w", name, cause)
+		}
+	}
+	return &UnresolvedGrantError{Username: username, ID: name, Since: c.serverNow(), Err: cause}
+}
+
+// getAPIKey7Hash reads a 7.x key's stored hash, which is compared and never surfaced.
+func (c *Client) getAPIKey7Hash(ctx context.Context, name string) ([]byte, error) {
+	r := c.keyRequest(Generation7, http.MethodGet, name)
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	var w struct {
+		Spec apiKeySpec7 `json:"spec"`
+	}
+	if err := decodeJSON(r, resp, &w); err != nil {
+		return nil, err
+	}
+	return w.Spec.Hash, nil
+}
+
+// newClientKey makes a 7.x key's name and secret: the secret is a random UUID, the shape
+// Sensu itself issues.
+func newClientKey() (name, secret string, err error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", "", err
+	}
+	name = "tf-" + hex.EncodeToString(b[:16])
+	u := b[16:]
+	u[6] = (u[6] & 0x0f) | 0x40 // version 4
+	u[8] = (u[8] & 0x3f) | 0x80 // RFC 4122 variant
+	h := hex.EncodeToString(u)
+	secret = h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return name, secret, nil
+}
+
+func userNotFound(err error, username string) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
+		return &UserNotFoundError{Username: username, Err: apiErr}
+	}
+	return err
+}
+
+// waitBeforeRetry backs off between grant attempts, honouring cancellation.
+func (c *Client) waitBeforeRetry(ctx context.Context, attempt int) error {
+	t := time.NewTimer(backoff(c.http.RetryWaitMin, c.http.RetryWaitMax, attempt, nil))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// serverNow estimates Sensu's clock from the Date header of its latest answer.
+func (c *Client) serverNow() time.Time {
+	return time.Now().Add(time.Duration(c.clockOffset.Load()))
+}
