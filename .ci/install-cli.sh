@@ -16,7 +16,9 @@ export GOFLAGS=-buildvcs=false
 
 # has_version BIN VERSION: the cached binary runs and reports exactly that version.
 has_version() {
-  [ -x "$1" ] && TF_CLI_CONFIG_FILE=/dev/null "$1" version 2>/dev/null | head -n1 | grep -Eq "v$2(-dev)?\$"
+  local out
+  [ -x "$1" ] && out=$(CHECKPOINT_DISABLE=1 TF_CLI_CONFIG_FILE=/dev/null "$1" version 2>/dev/null) &&
+    head -n1 <<<"$out" | grep -Eq "v$2(-dev)?\$"
 }
 
 case "${1:-}" in

@@ -85,6 +85,18 @@ func (d *apiKeyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	gen, err := d.client.Generation(ctx)
+	if err != nil {
+		addAPIError(&resp.Diagnostics, d.client, "Error Reading Sensu API Key", err, nil)
+		return
+	}
+	if gen.NamesAreSecret() && !sensu.IsDigest(config.ID.ValueString()) {
+		// id is not sensitive: a 6.x key passed here would show in every plan.
+		resp.Diagnostics.AddAttributeError(path.Root("id"), "Invalid Sensu API Key ID",
+			"On Sensu Go 6.x a key's id is the hex SHA-256 digest of the key. Pass sha256(key), never the key itself: "+
+				"id is not sensitive and would show in plans and logs.")
+		return
+	}
 	key, err := d.client.LookupAPIKey(ctx, config.ID.ValueString())
 	if sensu.IsNotFound(err) {
 		resp.Diagnostics.AddAttributeError(path.Root("id"), "Sensu API Key Not Found",

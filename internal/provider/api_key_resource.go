@@ -67,7 +67,7 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				},
 			},
 			"username": schema.StringAttribute{
-				MarkdownDescription: "The Sensu user the key authenticates as. The user must exist. Changing it grants a new key.",
+				MarkdownDescription: "The Sensu user the key authenticates as. The user must exist. Changing it replaces the key: a new key is granted and the old one revoked.",
 				Required:            true,
 				Validators: []validator.String{
 					stringvalidator.RegexMatches(usernamePattern, "must be a Sensu username: not empty, without spaces or slashes"),
@@ -88,7 +88,8 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			},
 			"keepers": schema.MapAttribute{
 				MarkdownDescription: "Arbitrary values that, when changed, replace the key with a new one. " +
-					"Use it to rotate keys, for example with the `time_rotating` resource of the time provider.",
+					"Use it to rotate keys, for example with the `time_rotating` resource of the time provider. " +
+					"An imported key has no `keepers` in state, so setting `keepers` on an imported key replaces it.",
 				ElementType: types.StringType,
 				Optional:    true,
 				PlanModifiers: []planmodifier.Map{

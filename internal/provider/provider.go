@@ -85,7 +85,8 @@ func (p *sensuProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 				Optional:            true,
 			},
 			"password": schema.StringAttribute{
-				MarkdownDescription: "Password of `username`. The provider logs in once per run and refreshes the access token as needed. Falls back to `SENSU_PASSWORD`.",
+				MarkdownDescription: "Password of `username`. The provider logs in when it first needs the API, once per provider process (Terraform starts several per run), " +
+					"renews the 5-minute access token before it expires, and logs in again if a renewal is refused. Falls back to `SENSU_PASSWORD`.",
 				Optional:            true,
 				Sensitive:           true,
 			},
@@ -97,7 +98,8 @@ func (p *sensuProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"access_token": schema.StringAttribute{
 				MarkdownDescription: "Sensu access token, as issued by `sensuctl` or `GET /auth`. Access tokens expire after 5 minutes: set `refresh_token` too. " +
-					"Falls back to `SENSU_ACCESS_TOKEN` (with `SENSU_ACCESS_TOKEN_EXPIRES_AT`).",
+					"On Sensu Go 6.x a refresh token works only once and each provider process holds its own copy, so prefer `username`/`password` " +
+					"or `api_key` for Terraform. Falls back to `SENSU_ACCESS_TOKEN`; `SENSU_ACCESS_TOKEN_EXPIRES_AT` is read only when the token comes from the environment.",
 				Optional:  true,
 				Sensitive: true,
 			},
@@ -119,12 +121,13 @@ func (p *sensuProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 				Optional:            true,
 			},
 			"timeout": schema.StringAttribute{
-				MarkdownDescription: "Timeout of each API request, as a Go duration such as `15s` or `1m`. Defaults to `15s`, like `sensuctl`; falls back to `SENSU_TIMEOUT`.",
+				MarkdownDescription: "Timeout of each attempt of an API request (each retry gets its own), as a Go duration such as `15s` or `1m`. Defaults to `15s`, like `sensuctl`; falls back to `SENSU_TIMEOUT`.",
 				Optional:            true,
 			},
 			"max_retries": schema.Int64Attribute{
-				MarkdownDescription: fmt.Sprintf("How many times to retry a request that failed transiently (connection errors, HTTP 429 and 5xx). Defaults to `%d`. "+
-					"A grant is retried only when Sensu certainly did not process it, so a retry never mints a second key.", sensu.DefaultMaxRetries),
+				MarkdownDescription: fmt.Sprintf("How many times to retry a request that failed transiently (connection errors and timeouts, HTTP 429, and 5xx other than 501), "+
+					"with exponential backoff from 250 ms to 8 s and `Retry-After` honoured on 429 and 503. Defaults to `%d`; `0` disables retries. "+
+					"A grant is never repeated blindly: see the resource's documentation on how an unanswered grant is resolved without leaving a key behind.", sensu.DefaultMaxRetries),
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.Between(0, 20)},
 			},

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,11 +33,7 @@ func newCLIRun(t *testing.T, config string) *cliRun {
 	if os.Getenv("TF_ACC") == "" || bin == "" {
 		t.Skip("set TF_ACC=1 and TF_ACC_TERRAFORM_PATH to run the CLI (make testacc does)")
 	}
-	pluginDir := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "terraform-provider-sensu"), "../..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
+	pluginDir := providerBinaryDir(t)
 	dir := t.TempDir()
 	cliConfig := filepath.Join(dir, "cli.tfrc")
 	overrides := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"sensu-community/sensu\" = %q\n  }\n  direct {}\n}\n", pluginDir)
@@ -55,6 +52,39 @@ func newCLIRun(t *testing.T, config string) *cliRun {
 		}
 	}
 	return &cliRun{t: t, bin: bin, dir: dir, env: env}
+}
+
+var (
+	buildOnce      sync.Once
+	builtPluginDir string
+	buildErr       error
+)
+
+// providerBinaryDir builds the provider once per test binary, as Terraform would run it.
+func providerBinaryDir(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		builtPluginDir, buildErr = os.MkdirTemp("", "sensu-provider-")
+		if buildErr != nil {
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(builtPluginDir, "terraform-provider-sensu"), "../..")
+		if out, err := build.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building the provider: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtPluginDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtPluginDir != "" {
+		_ = os.RemoveAll(builtPluginDir)
+	}
+	os.Exit(code)
 }
 
 // run runs one CLI command, recording everything it printed, and reports whether it succeeded.
