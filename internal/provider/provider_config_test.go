@@ -290,3 +290,47 @@ func selfSignedCert(t *testing.T) (tls.Certificate, []byte) {
 	}
 	return cert, certPEM
 }
+
+// TestAccProviderBadResponses is a URL that answers, but not like the Sensu API: a web UI or a
+// proxy's error page, truncated JSON, an oversized body, or JSON of the wrong shape.
+func TestAccProviderBadResponses(t *testing.T) {
+	forEachMemoryBackend(t, func(t *testing.T, b *testBackend) {
+		clearSensuEnv(t)
+		cases := map[string]struct {
+			fault  sensutest.Fault
+			phrase string
+		}{
+			"html": {sensutest.Fault{Status: 200, ContentType: "text/html", Body: "<!DOCTYPE html><html><body>Sensu Web UI</body></html>"},
+				"the body is not valid JSON"},
+			"truncated json": {sensutest.Fault{Status: 200, ContentType: "application/json", Body: `{"sensu_backend":"6.`},
+				"the JSON body is empty or truncated"},
+			"oversized": {sensutest.Fault{Status: 200, ContentType: "application/json", Body: `{"x":"` + strings.Repeat("a", 9<<20) + `"}`},
+				"the body exceeds 8 MiB"},
+			"wrong shape": {sensutest.Fault{Status: 200, ContentType: "application/json", Body: `["not","an","object"]`},
+				"the JSON has the wrong shape"},
+			"html error page": {sensutest.Fault{Status: 502, ContentType: "text/html", Body: "<html><body><h1>502 Bad Gateway</h1></body></html>"},
+				"an HTML page instead of a Sensu API response"},
+		}
+		for name, c := range cases {
+			t.Run(strings.ReplaceAll(name, " ", "_"), func(t *testing.T) {
+				f := c.fault
+				f.Method, f.Route, f.Count = "GET", "/version", 100
+				b.server.InjectFault(f)
+				defer b.server.ClearFaults()
+				config := fmt.Sprintf("provider \"sensu\" {\n  api_url = %q\n  username = %q\n  password = %q\n  max_retries = 0\n}\n",
+					b.url, sensutest.AdminUsername, sensutest.AdminPassword) + grantConfig
+				runSteps(t, b, errorStep(config, c.phrase))
+			})
+		}
+		// A 6.x key is never accepted as a data source id, which is not sensitive.
+		if b.gen.NamesAreSecret() {
+			key := b.server.GrantAPIKey(sensutest.AdminUsername)
+			runSteps(t, b, errorStep(b.providerConfig+fmt.Sprintf("data \"sensu_api_key\" \"raw\" {\n  id = %q\n}\n", key.Key),
+				"Pass sha256(key), never the key itself"))
+			b.server.RevokeAPIKey(key.Name)
+		}
+		if got := len(b.server.APIKeys()); got != 0 {
+			t.Errorf("failed applies left %d keys on the server", got)
+		}
+	})
+}
