@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -207,6 +208,8 @@ resource "sensu_api_key" "test" {
 				"has a path"),
 			"unreachable": errorStep(fmt.Sprintf("provider \"sensu\" {\n  api_url = %q\n%s\n  max_retries = 0\n}\n", "http://127.0.0.1:1", admin)+grantConfig,
 				"Could not reach the Sensu API at http://127.0.0.1:1"),
+			"wrong port": errorStep(fmt.Sprintf("provider \"sensu\" {\n  api_url = %q\n%s\n  max_retries = 0\n}\n", notSensu(t), admin)+grantConfig,
+				"answered with something that is not a Sensu API response"),
 			"bad timeout": errorStep(withURL(admin+"\n  timeout = \"fast\"")+grantConfig, "Invalid Sensu Request Timeout"),
 		}
 		for name, step := range cases {
@@ -333,4 +336,15 @@ func TestAccProviderBadResponses(t *testing.T) {
 			t.Errorf("failed applies left %d keys on the server", got)
 		}
 	})
+}
+
+// notSensu is the URL of a web server that is not Sensu: what a wrong port often reaches.
+func notSensu(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<!DOCTYPE html><html><body>It works!</body></html>"))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
