@@ -371,6 +371,13 @@ func (c *Client) send(ctx context.Context, r request, info *requestInfo, header 
 	tflog.Debug(ctx, "Sending Sensu API request", map[string]any{"method": r.method, "path": info.path})
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var uerr *url.Error
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) && !errors.As(err, &uerr) {
+			// Cancelled while waiting to retry: nothing is in flight, and a request unsafe to
+			// repeat is only retried after a 429, a 503 or a refused connection, which prove
+			// Sensu did not act. Not a TransportError, so a grant is not taken as ambiguous.
+			return nil, fmt.Errorf("%s %s: %w", r.method, info.path, err)
+		}
 		cause := transportCause(err)
 		tflog.Debug(ctx, "Sensu API request failed", map[string]any{
 			"method": r.method, "path": info.path, "error": redact(cause.Error(), r.secret),

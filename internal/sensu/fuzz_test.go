@@ -78,8 +78,8 @@ func FuzzDecodeGrantAndTokens(f *testing.F) {
 		resp.body = []byte(body)
 		k, err := created7(r, resp, "tf-name", "client-secret", "admin")
 		checkDecodeError(t, err, body)
-		if err == nil && (k.ID != "tf-name" || k.Key == "") {
-			t.Fatalf("a 7.x grant answer %q gave id %q and an empty key=%v", body, k.ID, k.Key == "")
+		if err == nil && (k.ID == "" || k.ID != k.Name || k.Key == "") {
+			t.Fatalf("a 7.x grant answer %q gave id %q, name %q and an empty key=%v", body, k.ID, k.Name, k.Key == "")
 		}
 		if name, ok := keyFromLocation(location); ok && (name == "" || strings.Contains(name, "/")) {
 			t.Fatalf("Location %q gave the key %q", location, name)

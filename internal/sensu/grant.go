@@ -26,8 +26,8 @@ import (
 // sends the bcrypt hash of a secret it generated, with PUT on the collection, which is
 // create-or-update. Repeating that request can only recreate the same key, so an ambiguous
 // grant is simply retried. Before each retry the client reads the name back: if the key
-// exists with its hash, the earlier attempt worked; if it exists with another hash it
-// belongs to someone else, and the client stops rather than overwrite it. That Sensu 7.x
+// exists with its hash, the earlier attempt worked; if it exists for another user it belongs
+// to someone else, and the client stops rather than overwrite it. That Sensu 7.x
 // stores a client-supplied hash is not in the wire records (a guess); if a backend
 // generates its own secret instead and returns it, the client uses the returned key.
 //
@@ -245,7 +245,12 @@ func (c *Client) grant7(ctx context.Context, username string) (*APIKey, error) {
 	for attempt := 0; ; attempt++ {
 		resp, err := c.do(ctx, r)
 		if err == nil {
-			return created7(r, resp, name, secret, username)
+			key, cerr := created7(r, resp, name, secret, username)
+			if cerr != nil {
+				// Sensu answered 2xx, so the key may exist: revoke it rather than leave it.
+				return nil, c.abandon7(ctx, name, username, hash, cerr)
+			}
+			return key, nil
 		}
 		err = userNotFound(err, username)
 		if !grantMayHaveHappened(err) {
@@ -261,15 +266,17 @@ func (c *Client) grant7(ctx context.Context, username string) (*APIKey, error) {
 			return nil, c.abandon7(ctx, name, username, hash, werr)
 		}
 		// Read the name back before repeating the PUT, which would overwrite any key there.
-		existing, gerr := c.getAPIKey7Hash(ctx, name)
+		existing, gerr := c.getAPIKey7Spec(ctx, name)
 		switch {
-		case gerr == nil && bytes.Equal(existing, hash):
+		case gerr == nil && bytes.Equal(existing.Hash, hash):
 			return &APIKey{ID: name, Name: name, Key: secret, Username: username}, nil
-		case gerr == nil:
-			return nil, fmt.Errorf("an API key named %s exists and is not the one this grant created; not overwriting it: %w", name, err)
-		case !IsNotFound(gerr):
+		case gerr == nil && existing.Username != username:
+			return nil, fmt.Errorf("an API key named %s exists for another user; not overwriting it: %w", name, err)
+		case gerr != nil && !IsNotFound(gerr):
 			return nil, c.abandon7(ctx, name, username, hash, gerr)
 		}
+		// Not there, or there with a hash Sensu generated itself (a backend that ignores the
+		// client's hash): the name is this grant's own, so the PUT may safely be repeated.
 	}
 }
 
@@ -281,8 +288,8 @@ func created7(r request, resp *response, name, secret, username string) (*APIKey
 	if err := decodeJSON(r, resp, &out); err != nil {
 		return nil, err
 	}
-	if out.Name != "" && out.Name != name {
-		return nil, shapeError(r, resp, "the grant answer names another key")
+	if out.Name != "" {
+		name = out.Name // a backend that names keys itself: the key exists under that name
 	}
 	if out.Key != "" {
 		secret = out.Key // a backend that generates its own secret
@@ -295,11 +302,12 @@ func created7(r request, resp *response, name, secret, username string) (*APIKey
 func (c *Client) abandon7(ctx context.Context, name, username string, hash []byte, cause error) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	existing, err := c.getAPIKey7Hash(rctx, name)
+	existing, err := c.getAPIKey7Spec(rctx, name)
 	switch {
 	case IsNotFound(err):
 		return fmt.Errorf("granting an API key (Sensu created none; nothing was left behind): %w", cause)
-	case err == nil && bytes.Equal(existing, hash):
+	case err == nil && (bytes.Equal(existing.Hash, hash) || existing.Username == username):
+		// The name is random and this grant's own: the key is this grant's, whoever chose its secret.
 		if derr := c.DeleteAPIKey(rctx, name); derr == nil || IsNotFound(derr) {
 			return fmt.Errorf("granting an API key failed, and the key %s it may have created was revoked: %w", name, cause)
 		}
@@ -307,20 +315,20 @@ func (c *Client) abandon7(ctx context.Context, name, username string, hash []byt
 	return &UnresolvedGrantError{Username: username, ID: name, Since: c.serverNow(), Err: cause}
 }
 
-// getAPIKey7Hash reads a 7.x key's stored hash, which is compared and never surfaced.
-func (c *Client) getAPIKey7Hash(ctx context.Context, name string) ([]byte, error) {
+// getAPIKey7Spec reads a 7.x key as stored, hash included, to compare (never to surface).
+func (c *Client) getAPIKey7Spec(ctx context.Context, name string) (apiKeySpec7, error) {
 	r := c.keyRequest(Generation7, http.MethodGet, name)
 	resp, err := c.do(ctx, r)
 	if err != nil {
-		return nil, err
+		return apiKeySpec7{}, err
 	}
 	var w struct {
 		Spec apiKeySpec7 `json:"spec"`
 	}
 	if err := decodeJSON(r, resp, &w); err != nil {
-		return nil, err
+		return apiKeySpec7{}, err
 	}
-	return w.Spec.Hash, nil
+	return w.Spec, nil
 }
 
 // newClientKey makes a 7.x key's name and secret: the secret is a random UUID, the shape

@@ -19,7 +19,10 @@ import (
 // connection or a 502/504 may come after Sensu acted, so repeating would mint a second key.
 func checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
 	if ctx.Err() != nil {
-		return false, ctx.Err()
+		// Stop, but let the attempt's own outcome through: an answer that arrived, or the
+		// transport error of a request cancelled in flight (which a grant must treat as
+		// ambiguous). Returning ctx.Err() here would hide both.
+		return false, nil
 	}
 	unsafe := false
 	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
