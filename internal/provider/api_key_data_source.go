@@ -4,9 +4,11 @@ import (
 	"context"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/sensu-community/terraform-provider-sensu/internal/sensu"
@@ -65,8 +67,9 @@ func (d *apiKeyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 			"It never returns the secret key.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
-				MarkdownDescription: apiKeyInfoDescriptions["id"] + " For a 6.x key held elsewhere, pass `sha256(var.key)`.",
+				MarkdownDescription: apiKeyInfoDescriptions["id"] + " For a 6.x key held elsewhere, pass `sha256(var.key)`, never the key itself: `id` is not sensitive.",
 				Required:            true,
+				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
 			},
 			"username":   schema.StringAttribute{MarkdownDescription: apiKeyInfoDescriptions["username"], Computed: true},
 			"created_at": schema.StringAttribute{MarkdownDescription: apiKeyInfoDescriptions["created_at"], Computed: true},

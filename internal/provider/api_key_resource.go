@@ -204,6 +204,12 @@ func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportSta
 		addAPIError(&resp.Diagnostics, r.client, "Error Importing Sensu API Key", err, nil)
 		return
 	}
+	if !sensu.IsDigest(req.ID) {
+		resp.Diagnostics.AddWarning("Sensu API Key Imported By The Key Itself",
+			"The import ID was the secret key, which Terraform prints and logs as any import ID. Import by the key's id, "+
+				"the hex SHA-256 digest of the key (sha256(key) in Terraform), instead; and if the ID sits in an import block, "+
+				"remove it from the configuration.")
+	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, apiKeyResourceModel{
 		ID:       types.StringValue(key.ID),
 		Username: types.StringValue(key.Username),

@@ -32,6 +32,11 @@ func addAPIError(diags *diag.Diagnostics, client *sensu.Client, summary string, 
 	url := client.URL()
 	var detail string
 	switch {
+	case sensu.IsUnresolvedGrant(err):
+		diags.AddError("Sensu API Key Grant Could Not Be Confirmed",
+			"Sensu did not answer the grant, and the provider could not make sure whether it created a key. "+
+				"Terraform does not track such a key, so check for one and revoke it:\n\n"+err.Error())
+		return
 	case sensu.IsUserNotFound(err):
 		detail = "Sensu has no such user. Create the user first (for example with `sensuctl user create`) or correct the username.\n\n" + err.Error()
 		if usernameAttr != nil {

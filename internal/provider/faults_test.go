@@ -52,6 +52,8 @@ func faultCases() []faultCase {
 		{name: "connection reset after the grant", keys: 20, onApply: grantFault(sensutest.Fault{AfterProcess: true, Count: 5})},
 		{name: "502 after the grant", keys: 20, onApply: grantFault(sensutest.Fault{AfterProcess: true, Status: 502, Count: 5})},
 		{name: "grant timeouts", keys: 20, timeout: "1s", onApply: grantFault(sensutest.Fault{Delay: 3 * time.Second, Count: 3})},
+		{name: "grant committed after the client timed out", keys: 20, timeout: "1s",
+			onApply: grantFault(sensutest.Fault{Delay: 1500 * time.Millisecond, ProcessLate: true, Count: 3})},
 		{name: "token expiry mid-apply", keys: 40, opts: sensutest.Options{TokenTTL: time.Second, Latency: 400 * time.Millisecond}},
 		{name: "API restart mid-apply", keys: 20, opts: sensutest.Options{Latency: 100 * time.Millisecond}, during: func(s *sensutest.Server) {
 			time.Sleep(400 * time.Millisecond)

@@ -73,7 +73,8 @@ func (p *sensuProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			"Every argument is optional and falls back to the environment variable that `sensuctl env` exports, " +
 			"so `eval $(sensuctl env)` configures the provider. Set exactly one way to authenticate: " +
 			"`username` and `password`, `api_key`, or `access_token` (with `refresh_token`). " +
-			"When the configuration sets any credential, credentials in the environment are ignored. " +
+			"When the configuration sets a credential, the environment only completes that method " +
+			"(for example `SENSU_PASSWORD` for a configured `username`); empty strings count as unset. " +
 			"API keys are cluster-wide: the credentials must belong to a member of `cluster-admins`.",
 		Attributes: map[string]schema.Attribute{
 			"api_url": schema.StringAttribute{
@@ -87,8 +88,8 @@ func (p *sensuProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			"password": schema.StringAttribute{
 				MarkdownDescription: "Password of `username`. The provider logs in when it first needs the API, once per provider process (Terraform starts several per run), " +
 					"renews the 5-minute access token before it expires, and logs in again if a renewal is refused. Falls back to `SENSU_PASSWORD`.",
-				Optional:            true,
-				Sensitive:           true,
+				Optional:  true,
+				Sensitive: true,
 			},
 			"api_key": schema.StringAttribute{
 				MarkdownDescription: "Sensu API key to authenticate with (`Authorization: Key …`); no login is needed. Falls back to `SENSU_API_KEY`. " +
@@ -172,14 +173,15 @@ func (s settings) unknown(attr string, env string) {
 	s.resp.Diagnostics.AddAttributeError(path.Root(attr), "Unknown Sensu Provider Argument", detail+".")
 }
 
-// str returns the configured value, else the environment variable's (empty means unset, as
-// `sensuctl env` exports empty variables).
+// str returns the configured value, else the environment variable's. An empty string counts
+// as unset on both sides: `sensuctl env` exports empty variables, and a variable's default
+// of "" should not hide the environment.
 func (s settings) str(v types.String, attr, env string, useEnv bool) string {
 	if v.IsUnknown() {
 		s.unknown(attr, env)
 		return ""
 	}
-	if !v.IsNull() {
+	if v.ValueString() != "" {
 		return v.ValueString()
 	}
 	if env != "" && useEnv {
@@ -188,25 +190,45 @@ func (s settings) str(v types.String, attr, env string, useEnv bool) string {
 	return ""
 }
 
+// credential is one argument of an authentication method.
+type credential struct {
+	attr, env string
+	value     types.String
+	method    sensu.AuthMethod
+}
+
 func clientConfig(m sensuProviderModel, resp *provider.ConfigureResponse) (sensu.Config, bool) {
 	s := settings{resp: resp}
-	// Credentials come from the configuration or from the environment, never a mix: a shell
-	// configured by `eval $(sensuctl env)` must not turn an explicit api_key into "two ways".
-	credentialsInConfig := false
-	for _, v := range []types.String{m.Username, m.Password, m.APIKey, m.AccessToken, m.RefreshToken} {
-		if !v.IsNull() {
-			credentialsInConfig = true
+	creds := []credential{
+		{"username", envUsername, m.Username, sensu.AuthPassword},
+		{"password", envPassword, m.Password, sensu.AuthPassword},
+		{"api_key", envAPIKey, m.APIKey, sensu.AuthAPIKey},
+		{"access_token", envAccessToken, m.AccessToken, sensu.AuthAccessToken},
+		{"refresh_token", envRefreshToken, m.RefreshToken, sensu.AuthAccessToken},
+	}
+	// The configuration picks the method when it sets any credential; the environment then
+	// only completes that method (SENSU_PASSWORD for a configured username, say). Otherwise
+	// the environment decides. So a shell configured by `eval $(sensuctl env)` never turns
+	// an explicit api_key into "two ways to authenticate".
+	configured := map[sensu.AuthMethod]bool{}
+	for _, c := range creds {
+		if !c.value.IsUnknown() && c.value.ValueString() != "" {
+			configured[c.method] = true
 		}
 	}
-	useEnvCredentials := !credentialsInConfig
+	fromEnv := func(method sensu.AuthMethod) bool { return len(configured) == 0 || configured[method] }
+	values := map[string]string{}
+	for _, c := range creds {
+		values[c.attr] = s.str(c.value, c.attr, c.env, fromEnv(c.method))
+	}
 
 	cfg := sensu.Config{
 		APIURL:        s.str(m.APIURL, "api_url", envAPIURL, true),
-		Username:      s.str(m.Username, "username", envUsername, useEnvCredentials),
-		Password:      s.str(m.Password, "password", envPassword, useEnvCredentials),
-		APIKey:        s.str(m.APIKey, "api_key", envAPIKey, useEnvCredentials),
-		AccessToken:   s.str(m.AccessToken, "access_token", envAccessToken, useEnvCredentials),
-		RefreshToken:  s.str(m.RefreshToken, "refresh_token", envRefreshToken, useEnvCredentials),
+		Username:      values["username"],
+		Password:      values["password"],
+		APIKey:        values["api_key"],
+		AccessToken:   values["access_token"],
+		RefreshToken:  values["refresh_token"],
 		TrustedCAFile: s.str(m.TrustedCAFile, "trusted_ca_file", envTrustedCAFile, true),
 		TrustedCAPEM:  s.str(m.TrustedCAPEM, "trusted_ca_pem", "", false),
 		MaxRetries:    sensu.DefaultMaxRetries,
@@ -254,7 +276,7 @@ func clientConfig(m sensuProviderModel, resp *provider.ConfigureResponse) (sensu
 		cfg.MaxRetries = int(m.MaxRetries.ValueInt64())
 	}
 
-	if cfg.AccessToken != "" && useEnvCredentials {
+	if cfg.AccessToken != "" && m.AccessToken.ValueString() == "" {
 		if raw := os.Getenv(envTokenExpiry); raw != "" {
 			if secs, err := strconv.ParseInt(raw, 10, 64); err == nil && secs > 0 {
 				cfg.AccessTokenExpiresAt = time.Unix(secs, 0)
@@ -263,13 +285,13 @@ func clientConfig(m sensuProviderModel, resp *provider.ConfigureResponse) (sensu
 	}
 
 	if _, err := cfg.Method(); err != nil {
-		resp.Diagnostics.AddAttributeError(authAttribute(cfg), "Invalid Sensu Credentials", credentialsHelp(err, useEnvCredentials))
+		resp.Diagnostics.AddAttributeError(authAttribute(cfg), "Invalid Sensu Credentials", credentialsHelp(err, len(configured) == 0))
 	}
 	return cfg, !resp.Diagnostics.HasError()
 }
 
 func fromEnvNote(v types.String, env string) string {
-	if v.IsNull() {
+	if v.ValueString() == "" {
 		return " (from " + env + ")"
 	}
 	return ""
@@ -301,7 +323,8 @@ func credentialsHelp(err error, fromEnv bool) string {
 	if fromEnv {
 		b.WriteString("\nThe credentials were read from the environment because the provider configuration sets none.")
 	} else {
-		b.WriteString("\nThe configuration sets credentials, so credentials in the environment are ignored.")
+		b.WriteString("\nThe configuration sets credentials, so the environment only completes that method " +
+			"(for example SENSU_PASSWORD for a configured username); its other credentials are ignored.")
 	}
 	return b.String()
 }

@@ -87,7 +87,7 @@ func login(t *testing.T, url string) tokens {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var tok tokens
 	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
 		t.Fatalf("logging in: HTTP %d, %v", resp.StatusCode, err)
@@ -102,8 +102,9 @@ func TestAccProviderAuthModes(t *testing.T) {
 			b.server.ResetCounters()
 			runSteps(t, b, grantStep(b, b.providerConfig))
 			// One provider process per Terraform command, each logging in at most once.
-			if logins := b.server.Requests()["GET /auth"]; logins == 0 {
-				t.Errorf("password authentication never logged in")
+			counts := b.server.Requests()
+			if logins, processes := counts["GET /auth"], counts["GET /version"]; logins == 0 || logins > processes {
+				t.Errorf("%d logins for %d provider processes that called the API, want 1 each", logins, processes)
 			}
 		})
 		t.Run("api_key", func(t *testing.T) {
@@ -118,6 +119,21 @@ func TestAccProviderAuthModes(t *testing.T) {
 			tok := login(t, b.url)
 			runSteps(t, b, grantStep(b, fmt.Sprintf("provider \"sensu\" {\n  api_url = %q\n  access_token = %q\n  refresh_token = %q\n}\n",
 				b.url, tok.AccessToken, tok.RefreshToken)))
+		})
+		t.Run("username_in_config_password_from_env", func(t *testing.T) {
+			// The environment completes the method the configuration picked, and its other
+			// credentials (an API key here) do not count as a second method.
+			t.Setenv("SENSU_PASSWORD", sensutest.AdminPassword)
+			t.Setenv("SENSU_API_KEY", "11111111-2222-3333-4444-555555555555")
+			defer clearSensuEnv(t)
+			runSteps(t, b, grantStep(b, fmt.Sprintf("provider \"sensu\" {\n  api_url = %q\n  username = %q\n}\n", b.url, sensutest.AdminUsername)))
+		})
+		t.Run("empty_strings_are_unset", func(t *testing.T) {
+			// A variable whose default is "" must not hide the environment's credentials.
+			t.Setenv("SENSU_USERNAME", sensutest.AdminUsername)
+			t.Setenv("SENSU_PASSWORD", sensutest.AdminPassword)
+			defer clearSensuEnv(t)
+			runSteps(t, b, grantStep(b, fmt.Sprintf("provider \"sensu\" {\n  api_url = %q\n  api_key = \"\"\n  access_token = \"\"\n}\n", b.url)))
 		})
 		t.Run("sensuctl_env", func(t *testing.T) {
 			// Exactly what `eval $(sensuctl env)` exports, empty values included.

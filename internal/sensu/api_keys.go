@@ -3,6 +3,7 @@ package sensu
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -19,7 +20,7 @@ import (
 //     the key is also the name, so info and revoke URLs carry it. Objects are unwrapped.
 //   - 7.x: POST {"type","api_version","metadata","spec":{"username"}} answers 201 with
 //     {"name","key"} (sent as text/plain); the server keeps only a bcrypt hash. Objects are
-//     wrapped and carry that hash, which is never decoded here.
+//     wrapped and carry that hash, which is never surfaced (grant.go compares it).
 
 const (
 	apiKeysPath = "/api/core/v2/apikeys"
@@ -74,6 +75,9 @@ func (c *Client) GetAPIKey(ctx context.Context, name string) (*APIKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	if name == "" {
+		return nil, errEmptyName
+	}
 	r := c.keyRequest(gen, http.MethodGet, name)
 	resp, err := c.do(ctx, r)
 	if err != nil {
@@ -88,9 +92,15 @@ func (c *Client) DeleteAPIKey(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	if name == "" {
+		return errEmptyName
+	}
 	_, err = c.do(ctx, c.keyRequest(gen, http.MethodDelete, name))
 	return err
 }
+
+// errEmptyName keeps an empty name from turning a read or revoke into a request on the list.
+var errEmptyName = errors.New("an API key name or id is required")
 
 func (c *Client) keyRequest(gen Generation, method, name string) request {
 	r := request{method: method, path: apiKeysPath + "/" + url.PathEscape(name), auth: true}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +45,12 @@ type tokenManager struct {
 	access    string
 	refresh   string
 	refreshAt time.Time // zero: expiry unknown, renew only when Sensu says 401
+	expiresAt time.Time // on the local clock; zero when unknown
 	version   uint64    // bumped on every new access token
+	// attempts counts logins and renewals; lastErr is the latest one's failure. Requests that
+	// queued behind a failed attempt take its error instead of repeating it one by one.
+	attempts uint64
+	lastErr  error
 }
 
 func newTokenManager(c *Client, cfg Config) *tokenManager {
@@ -58,6 +64,7 @@ func newTokenManager(c *Client, cfg Config) *tokenManager {
 	}
 	if cfg.AccessToken != "" && !cfg.AccessTokenExpiresAt.IsZero() {
 		m.refreshAt = refreshTime(time.Now(), cfg.AccessTokenExpiresAt)
+		m.expiresAt = cfg.AccessTokenExpiresAt
 	}
 	return m
 }
@@ -82,43 +89,92 @@ func (m *tokenManager) current() (token string, version uint64, fresh bool) {
 	return m.access, m.version, fresh
 }
 
+// lockRenewal waits for the renewal lock. It returns the error of an attempt that failed
+// while the caller waited, which the caller then shares rather than repeat.
+func (m *tokenManager) lockRenewal(ctx context.Context) (failedMeanwhile error, err error) {
+	m.mu.Lock()
+	seen := m.attempts
+	m.mu.Unlock()
+	if err := m.renewal.lock(ctx); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.attempts != seen && m.lastErr != nil {
+		return m.lastErr, nil
+	}
+	return nil, nil
+}
+
+// recordAttempt notes the outcome of a login or renewal, under the renewal lock.
+func (m *tokenManager) recordAttempt(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.attempts++
+	m.lastErr = err
+}
+
 // token returns an access token to send, logging in or refreshing first when needed.
 func (m *tokenManager) token(ctx context.Context) (string, uint64, error) {
 	if token, version, fresh := m.current(); fresh {
 		return token, version, nil
 	}
-	if err := m.renewal.lock(ctx); err != nil {
+	failed, err := m.lockRenewal(ctx)
+	if err != nil {
 		return "", 0, err
 	}
 	defer m.renewal.unlock()
 	token, version, fresh := m.current()
-	if fresh {
+	switch {
+	case fresh:
+		return token, version, nil
+	case failed != nil && !m.usable():
+		return "", 0, failed
+	case failed != nil:
 		return token, version, nil
 	}
 	if token == "" {
-		if err := m.login(ctx); err != nil {
-			return "", 0, err
-		}
-	} else if _, err := m.renewLocked(ctx); err != nil {
-		// An access token without a way to renew it is still worth sending: Sensu decides.
+		err = m.login(ctx)
+	} else {
+		_, err = m.renewLocked(ctx)
+	}
+	m.recordAttempt(err)
+	if err != nil && !m.usable() {
 		return "", 0, err
+	}
+	if err != nil {
+		// A proactive renewal failed, but the token has not expired: use it while it lasts.
+		tflog.Debug(ctx, "Renewing the Sensu access token failed; using it until it expires", map[string]any{"error": err.Error()})
 	}
 	token, version, _ = m.current()
 	return token, version, nil
+}
+
+// usable reports whether the current token has not expired yet, as far as is known.
+func (m *tokenManager) usable() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.access != "" && (m.expiresAt.IsZero() || time.Now().Before(m.expiresAt))
 }
 
 // renew replaces the access token that Sensu rejected, unless another request already did.
 // It reports false when there is no way to renew (an access token without a refresh token
 // or password): the caller then surfaces Sensu's 401.
 func (m *tokenManager) renew(ctx context.Context, rejected uint64) (bool, error) {
-	if err := m.renewal.lock(ctx); err != nil {
+	failed, err := m.lockRenewal(ctx)
+	if err != nil {
 		return false, err
 	}
 	defer m.renewal.unlock()
 	if _, version, _ := m.current(); version != rejected {
 		return true, nil
 	}
-	return m.renewLocked(ctx)
+	if failed != nil {
+		return false, failed
+	}
+	ok, err := m.renewLocked(ctx)
+	m.recordAttempt(err)
+	return ok, err
 }
 
 // renewLocked refreshes the token, or logs in again when the refresh is refused (a 6.x
@@ -134,7 +190,10 @@ func (m *tokenManager) renewLocked(ctx context.Context) (bool, error) {
 			return true, nil
 		}
 		if m.password == "" {
-			return false, &RefreshError{Err: err}
+			if hasStatus(err, http.StatusBadRequest) || hasStatus(err, http.StatusUnauthorized) {
+				return false, &RefreshError{Err: err}
+			}
+			return false, err
 		}
 		tflog.Debug(ctx, "Sensu refused the token refresh; logging in again", map[string]any{"error": err.Error()})
 	}
@@ -205,9 +264,16 @@ func (m *tokenManager) store(r request, resp *response) error {
 	if t.RefreshToken != "" {
 		m.refresh = t.RefreshToken
 	}
-	m.refreshAt = time.Time{}
+	m.refreshAt, m.expiresAt = time.Time{}, time.Time{}
 	if t.ExpiresAt > 0 {
-		m.refreshAt = refreshTime(time.Now(), time.Unix(t.ExpiresAt, 0))
+		// expires_at is on Sensu's clock: measure the lifetime against the Date of the same
+		// answer, so a client clock that runs ahead does not refresh before every request.
+		now := time.Now()
+		m.expiresAt = time.Unix(t.ExpiresAt, 0)
+		if date, err := http.ParseTime(resp.header.Get("Date")); err == nil {
+			m.expiresAt = now.Add(time.Unix(t.ExpiresAt, 0).Sub(date))
+		}
+		m.refreshAt = refreshTime(now, m.expiresAt)
 	}
 	m.version++
 	return nil
@@ -225,4 +291,31 @@ func (c *Client) doBasic(ctx context.Context, r request, username, password stri
 		return nil, &APIError{StatusCode: resp.status, Message: errorMessage(resp.body), Method: r.method, Path: r.path}
 	}
 	return resp, nil
+}
+
+// identityOf is the Sensu user a configuration authenticates as, when it can be known without
+// a request: the username, or the subject of an access token (read, not verified: it only
+// narrows which keys a grant reconciliation considers). An API key does not say.
+func identityOf(cfg Config, method AuthMethod) string {
+	switch method {
+	case AuthPassword:
+		return cfg.Username
+	case AuthAccessToken:
+		parts := strings.Split(cfg.AccessToken, ".")
+		if len(parts) != 3 {
+			return ""
+		}
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			return ""
+		}
+		var claims struct {
+			Subject string `json:"sub"`
+		}
+		if json.Unmarshal(payload, &claims) != nil {
+			return ""
+		}
+		return claims.Subject
+	}
+	return ""
 }

@@ -88,10 +88,14 @@ type Client struct {
 	apiKey    string
 	tokens    *tokenManager
 
-	generation atomic.Int32 // a Generation once known
-	genLock    ctxMutex
+	generation  atomic.Int32 // a Generation once known
+	genLock     ctxMutex
+	genAttempts atomic.Uint64 // detections tried
+	genErr      error         // the latest detection's failure; guarded by genLock
 
 	maxRetries  int
+	timeout     time.Duration
+	identity    string // the Sensu user the client acts as, when known (created_by of its grants)
 	grants      grantBook
 	clockOffset atomic.Int64 // Sensu's clock minus ours, in nanoseconds, from Date headers
 }
@@ -207,6 +211,8 @@ func New(cfg Config) (*Client, error) {
 		apiKey:     cfg.APIKey,
 		genLock:    newCtxMutex(),
 		maxRetries: maxRetries,
+		timeout:    timeout,
+		identity:   identityOf(cfg, method),
 		http: &retryablehttp.Client{
 			HTTPClient: &http.Client{
 				Transport: transport,
@@ -307,8 +313,8 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 	for renewed := false; ; renewed = true {
 		header := http.Header{}
 		if r.auth {
-			switch {
-			case c.method == AuthAPIKey:
+			switch c.method {
+			case AuthAPIKey:
 				header.Set("Authorization", "Key "+c.apiKey)
 			default:
 				token, version, err := c.tokens.token(ctx)
@@ -388,7 +394,7 @@ func (c *Client) send(ctx context.Context, r request, info *requestInfo, header 
 			Err:    &redactedError{msg: redact(cause.Error(), r.secret), cause: cause},
 		}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if err != nil {

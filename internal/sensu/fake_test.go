@@ -106,13 +106,6 @@ func (f *fakeSensu) rejections() int {
 	return f.rejected
 }
 
-func (f *fakeSensu) resetCounts() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.counts = map[string]int{}
-	f.rejected = 0
-}
-
 func (f *fakeSensu) setIntercept(h func(w http.ResponseWriter, r *http.Request, route string) bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

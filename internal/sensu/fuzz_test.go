@@ -1,6 +1,7 @@
 package sensu
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -31,7 +32,8 @@ func checkDecodeError(t *testing.T, err error, body string) {
 	if err == nil {
 		return
 	}
-	if _, ok := err.(*ResponseError); !ok {
+	var rerr *ResponseError
+	if !errors.As(err, &rerr) {
 		t.Fatalf("decoding failed with %T, want *ResponseError: %v", err, err)
 	}
 	if len(body) >= 8 && strings.Contains(err.Error(), body) {

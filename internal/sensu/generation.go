@@ -40,6 +40,7 @@ func (c *Client) Generation(ctx context.Context) (Generation, error) {
 }
 
 func (c *Client) detectGeneration(ctx context.Context) (Generation, error) {
+	seen := c.genAttempts.Load()
 	if err := c.genLock.lock(ctx); err != nil {
 		return 0, err
 	}
@@ -47,8 +48,15 @@ func (c *Client) detectGeneration(ctx context.Context) (Generation, error) {
 	if g := c.generation.Load(); g != 0 {
 		return Generation(g), nil
 	}
+	// A detection failed while this caller waited: share its error rather than repeat it, so
+	// an unreachable backend is reported once and not once per queued resource.
+	if c.genAttempts.Load() != seen && c.genErr != nil {
+		return 0, c.genErr
+	}
+	c.genAttempts.Add(1)
 	r := request{method: http.MethodGet, path: "/version"}
 	resp, err := c.do(ctx, r)
+	c.genErr = err
 	if err != nil {
 		return 0, err
 	}
@@ -56,6 +64,7 @@ func (c *Client) detectGeneration(ctx context.Context) (Generation, error) {
 		SensuBackend string `json:"sensu_backend"`
 	}
 	if err := decodeJSON(r, resp, &v); err != nil {
+		c.genErr = err
 		return 0, err
 	}
 	gen := generationOf(v.SensuBackend)

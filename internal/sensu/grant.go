@@ -52,10 +52,19 @@ type UnresolvedGrantError struct {
 	Username string
 	ID       string    // 7.x: the name the client chose; empty on 6.x
 	Since    time.Time // when the attempt started, by Sensu's clock
-	Err      error     // the failure that made the grant ambiguous
+	// Candidates are the ids of 6.x keys created since then that may be this grant's or
+	// another client's, when they cannot be told apart.
+	Candidates []string
+	Err        error // the failure that made the grant ambiguous
 }
 
 func (e *UnresolvedGrantError) Error() string {
+	if len(e.Candidates) > 0 {
+		return fmt.Sprintf("a grant of an API key for user %q got no answer (%v), and since %s Sensu holds %d keys of that user "+
+			"that no grant of this run received, with ids %s. Some may be this grant's and some another client's. Revoke those that no "+
+			"Terraform state or other owner holds (the id is the SHA-256 of the key: `sensuctl api-key list` shows the keys)",
+			e.Username, e.Err, e.Since.UTC().Format(time.RFC3339), len(e.Candidates), strings.Join(e.Candidates, ", "))
+	}
 	if e.ID != "" {
 		return fmt.Sprintf("the grant of API key %s for user %q may have reached Sensu, and the client could not confirm it: %v. "+
 			"If the key exists, revoke it with `sensuctl api-key revoke %s`", e.ID, e.Username, e.Err, e.ID)
@@ -94,9 +103,25 @@ func grantMayHaveHappened(err error) bool {
 
 // grantBook is what the client knows about its own grants, for 6.x reconciliation.
 type grantBook struct {
-	mu    sync.Mutex
-	users map[string]*sync.RWMutex // held shared by grants, exclusively by a reconciliation
-	known map[string]struct{}      // names of keys this client received
+	mu      sync.Mutex
+	users   map[string]*sync.RWMutex // held shared by grants, exclusively by a reconciliation
+	known   map[string]struct{}      // names of keys this client received
+	pending map[string]int           // unanswered grants per user, not yet reconciled
+}
+
+func (b *grantBook) addPending(username string, n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending == nil {
+		b.pending = map[string]int{}
+	}
+	b.pending[username] += n
+}
+
+func (b *grantBook) pendingFor(username string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.pending[username]
 }
 
 func (b *grantBook) userLock(username string) *sync.RWMutex {
@@ -152,29 +177,41 @@ func (c *Client) grant6(ctx context.Context, username string) (*APIKey, error) {
 		lock.RLock()
 		since := c.serverNow()
 		key, err := c.post6(ctx, username)
-		if err == nil {
+		ambiguous := err != nil && grantMayHaveHappened(err)
+		switch {
+		case err == nil:
 			c.grants.remember(key.Name) // before unlocking: a reconciliation must not claim it
+		case ambiguous:
+			c.grants.addPending(username, 1) // before unlocking: a reconciliation counts it
 		}
 		lock.RUnlock()
-		if err == nil || !grantMayHaveHappened(err) {
+		if !ambiguous {
 			return key, err
 		}
 		tflog.Warn(ctx, "A Sensu API key grant may have happened without an answer; reconciling", map[string]any{
 			"username": username, "error": err.Error(),
 		})
 
-		// Reconcile even if the caller gave up: the key may exist either way.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		// A timed-out request may still be committed after the client gave up: keep looking
+		// for a while. Reconcile even if the caller gave up: the key may exist either way.
+		grace := time.Duration(0)
+		if isTimeout(err) {
+			grace = c.timeout
+		}
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute+grace)
 		lock.Lock()
-		claimed, rerr := c.claimUnknownKey(rctx, username, since)
+		claimed, strangers, rerr := c.reconcile6(rctx, username, since, grace)
+		c.grants.addPending(username, -1)
 		lock.Unlock()
 		cancel()
 		switch {
 		case rerr != nil:
-			return nil, &UnresolvedGrantError{Username: username, Since: since, Err: fmt.Errorf("%w (and listing the keys failed: %v)", err, rerr)}
+			return nil, &UnresolvedGrantError{Username: username, Since: since, Err: fmt.Errorf("%w (and listing the keys failed: %w)", err, rerr)}
 		case claimed != nil:
 			tflog.Info(ctx, "Found the Sensu API key an ambiguous grant created", map[string]any{"id": claimed.ID, "username": username})
 			return claimed, nil
+		case len(strangers) > 0:
+			return nil, &UnresolvedGrantError{Username: username, Since: since, Candidates: strangers, Err: err}
 		case attempt >= c.maxRetries || ctx.Err() != nil:
 			return nil, fmt.Errorf("granting an API key (Sensu created none; nothing was left behind): %w", err)
 		}
@@ -201,28 +238,58 @@ func (c *Client) post6(ctx context.Context, username string) (*APIKey, error) {
 	return &APIKey{ID: Digest(name), Name: name, Key: name, Username: username}, nil
 }
 
-// claimUnknownKey finds the oldest key of username created since `since` that this client
-// did not receive, and takes it as its own.
-func (c *Client) claimUnknownKey(ctx context.Context, username string, since time.Time) (*APIKey, error) {
-	keys, err := c.ListAPIKeys(ctx, ListAPIKeysOptions{Username: username})
-	if err != nil {
-		return nil, err
-	}
-	// created_at has a resolution of one second, and Date headers too.
+// reconcile6 looks for the key an ambiguous grant may have created: a key of username,
+// created since the attempt (by Sensu's clock; created_at and Date have a resolution of one
+// second), by this client's user when that is known, that this client did not receive. It
+// claims the oldest when there are no more such keys than this process has unanswered
+// grants for the user; more means some belong to someone else and cannot be told apart, and
+// they are returned by id instead. It keeps looking for grace when nothing is found yet.
+func (c *Client) reconcile6(ctx context.Context, username string, since time.Time, grace time.Duration) (claimed *APIKey, strangers []string, err error) {
 	cutoff := since.Add(-2 * time.Second)
-	var candidates []APIKey
-	for _, k := range keys {
-		if !k.CreatedAt.Before(cutoff) && !c.grants.knows(k.Name) {
+	deadline := time.Now().Add(grace)
+	for {
+		keys, err := c.ListAPIKeys(ctx, ListAPIKeysOptions{Username: username})
+		if err != nil {
+			return nil, nil, err
+		}
+		var candidates []APIKey
+		for _, k := range keys {
+			if k.CreatedAt.Before(cutoff) || c.grants.knows(k.Name) {
+				continue
+			}
+			if c.identity != "" && k.CreatedBy != "" && k.CreatedBy != c.identity {
+				continue
+			}
 			candidates = append(candidates, k)
 		}
+		switch pending := c.grants.pendingFor(username); {
+		case len(candidates) > pending:
+			for _, k := range candidates {
+				strangers = append(strangers, k.ID)
+			}
+			return nil, strangers, nil
+		case len(candidates) > 0:
+			sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].CreatedAt.Before(candidates[j].CreatedAt) })
+			k := candidates[0]
+			c.grants.remember(k.Name)
+			return &k, nil, nil
+		case !time.Now().Before(deadline):
+			return nil, nil, nil
+		}
+		t := time.NewTimer(500 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, ctx.Err()
+		case <-t.C:
+		}
 	}
-	if len(candidates) == 0 {
-		return nil, nil
-	}
-	sort.SliceStable(candidates, func(i, j int) bool { return candidates[i].CreatedAt.Before(candidates[j].CreatedAt) })
-	k := candidates[0]
-	c.grants.remember(k.Name)
-	return &k, nil
+}
+
+// isTimeout reports a request that gave up waiting for an answer.
+func isTimeout(err error) bool {
+	var netErr interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout())
 }
 
 func (c *Client) grant7(ctx context.Context, username string) (*APIKey, error) {
@@ -248,7 +315,7 @@ func (c *Client) grant7(ctx context.Context, username string) (*APIKey, error) {
 			key, cerr := created7(r, resp, name, secret, username)
 			if cerr != nil {
 				// Sensu answered 2xx, so the key may exist: revoke it rather than leave it.
-				return nil, c.abandon7(ctx, name, username, hash, cerr)
+				return c.settle7(ctx, name, secret, username, hash, cerr)
 			}
 			return key, nil
 		}
@@ -260,10 +327,10 @@ func (c *Client) grant7(ctx context.Context, username string) (*APIKey, error) {
 			"id": name, "username": username, "error": err.Error(),
 		})
 		if attempt >= c.maxRetries || ctx.Err() != nil {
-			return nil, c.abandon7(ctx, name, username, hash, err)
+			return c.settle7(ctx, name, secret, username, hash, err)
 		}
 		if werr := c.waitBeforeRetry(ctx, attempt); werr != nil {
-			return nil, c.abandon7(ctx, name, username, hash, werr)
+			return c.settle7(ctx, name, secret, username, hash, werr)
 		}
 		// Read the name back before repeating the PUT, which would overwrite any key there.
 		existing, gerr := c.getAPIKey7Spec(ctx, name)
@@ -273,7 +340,7 @@ func (c *Client) grant7(ctx context.Context, username string) (*APIKey, error) {
 		case gerr == nil && existing.Username != username:
 			return nil, fmt.Errorf("an API key named %s exists for another user; not overwriting it: %w", name, err)
 		case gerr != nil && !IsNotFound(gerr):
-			return nil, c.abandon7(ctx, name, username, hash, gerr)
+			return c.settle7(ctx, name, secret, username, hash, gerr)
 		}
 		// Not there, or there with a hash Sensu generated itself (a backend that ignores the
 		// client's hash): the name is this grant's own, so the PUT may safely be repeated.
@@ -297,22 +364,26 @@ func created7(r request, resp *response, name, secret, username string) (*APIKey
 	return &APIKey{ID: name, Name: name, Key: secret, Username: username}, nil
 }
 
-// abandon7 gives up on a 7.x grant: it revokes the key if the grant did happen, so nothing
-// is left behind, or reports the key's id when even that cannot be checked.
-func (c *Client) abandon7(ctx context.Context, name, username string, hash []byte, cause error) error {
+// settle7 ends a 7.x grant whose outcome is unknown by reading the name back: the key is
+// there with this grant's hash (it worked: the secret is known), there with a hash Sensu
+// chose (revoked: its secret is unknown), or not there (nothing was created). It reports the
+// key's id when even that cannot be checked.
+func (c *Client) settle7(ctx context.Context, name, secret, username string, hash []byte, cause error) (*APIKey, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	existing, err := c.getAPIKey7Spec(rctx, name)
 	switch {
 	case IsNotFound(err):
-		return fmt.Errorf("granting an API key (Sensu created none; nothing was left behind): %w", cause)
-	case err == nil && (bytes.Equal(existing.Hash, hash) || existing.Username == username):
-		// The name is random and this grant's own: the key is this grant's, whoever chose its secret.
+		return nil, fmt.Errorf("granting an API key (Sensu created none; nothing was left behind): %w", cause)
+	case err == nil && bytes.Equal(existing.Hash, hash):
+		return &APIKey{ID: name, Name: name, Key: secret, Username: username}, nil
+	case err == nil && existing.Username == username:
+		// The name is random and this grant's own, but its secret is not known: revoke it.
 		if derr := c.DeleteAPIKey(rctx, name); derr == nil || IsNotFound(derr) {
-			return fmt.Errorf("granting an API key failed, and the key %s it may have created was revoked: %w", name, cause)
+			return nil, fmt.Errorf("granting an API key failed, and the key %s it created was revoked: %w", name, cause)
 		}
 	}
-	return &UnresolvedGrantError{Username: username, ID: name, Since: c.serverNow(), Err: cause}
+	return nil, &UnresolvedGrantError{Username: username, ID: name, Since: c.serverNow(), Err: cause}
 }
 
 // getAPIKey7Spec reads a 7.x key as stored, hash included, to compare (never to surface).
@@ -347,9 +418,12 @@ func newClientKey() (name, secret string, err error) {
 	return name, secret, nil
 }
 
+// userNotFound recognises Sensu's answer to a grant for an unknown user: a 400 whose text is
+// "user does not exist" (both generations). Other 400s stay plain API errors.
 func userNotFound(err error, username string) error {
 	var apiErr *APIError
-	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest {
+	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest &&
+		strings.Contains(strings.ToLower(apiErr.Message), "user does not exist") {
 		return &UserNotFoundError{Username: username, Err: apiErr}
 	}
 	return err

@@ -42,7 +42,7 @@ func login(t *testing.T, s *sensutest.Server) tokenResponse {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var tr tokenResponse
 	if err := json.NewDecoder(resp.Body).Decode(&tr); err != nil || tr.AccessToken == "" {
 		t.Fatalf("login: %d %v", resp.StatusCode, err)

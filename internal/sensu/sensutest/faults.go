@@ -2,6 +2,7 @@ package sensutest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,9 @@ type Fault struct {
 	// processed. A fault with only a Delay then processes the request normally. A fault
 	// with no Status, no AfterProcess and no Delay answers 500.
 	Delay time.Duration
+	// ProcessLate, with Delay, keeps waiting after the client gives up and then processes the
+	// request anyway: a slow backend whose commit lands after the client timed out.
+	ProcessLate bool
 }
 
 type faultState struct {
@@ -96,6 +100,11 @@ func (s *Server) takeFault(method string, rt route) (Fault, bool) {
 func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, rt route, f Fault) {
 	if f.Delay > 0 {
 		bufferBody(r)
+		if f.ProcessLate {
+			time.Sleep(f.Delay)
+			s.dispatch(&discardWriter{h: http.Header{}}, r.WithContext(context.WithoutCancel(r.Context())), rt)
+			return
+		}
 		if !sleepCtx(r.Context(), f.Delay) {
 			return
 		}
