@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -161,8 +162,8 @@ func (b *testBackend) sensuName(attrs map[string]string) string {
 
 // checkDestroy is a CheckDestroy that asks Sensu whether every key in state is revoked.
 func (b *testBackend) checkDestroy(s *terraform.State) error {
-	for _, rs := range s.RootModule().Resources {
-		if rs.Type != "sensu_api_key" {
+	for address, rs := range s.RootModule().Resources {
+		if rs.Type != "sensu_api_key" || strings.HasPrefix(address, "data.") {
 			continue
 		}
 		_, err := b.admin.GetAPIKey(context.Background(), b.sensuName(rs.Primary.Attributes))
