@@ -2,13 +2,12 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 	"os"
 	"runtime/debug"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
 	"github.com/sensu-community/terraform-provider-sensu/internal/provider"
 )
@@ -24,11 +23,11 @@ func main() {
 	quietSDKLogs()
 	tuneGC()
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address:         "registry.terraform.io/sensu-community/sensu",
-		Debug:           debugMode,
-		ProtocolVersion: 6,
-	})
+	var opts []tf6server.ServeOpt
+	if debugMode {
+		opts = append(opts, tf6server.WithManagedDebug())
+	}
+	err := tf6server.Serve("registry.terraform.io/sensu-community/sensu", provider.NewProtocol6Server(version), opts...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -45,7 +44,8 @@ func quietSDKLogs() {
 	if level == "" {
 		level = "off"
 	}
-	for _, name := range []string{"TF_LOG_PROVIDER", "TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK"} {
+	// TF_LOG_PROVIDER_SENSU is what terraform-plugin-go reads for this provider's own logs.
+	for _, name := range []string{"TF_LOG_PROVIDER", "TF_LOG_PROVIDER_SENSU", "TF_LOG_SDK", "TF_LOG_SDK_PROTO", "TF_LOG_SDK_FRAMEWORK"} {
 		if _, set := os.LookupEnv(name); !set {
 			_ = os.Setenv(name, level)
 		}

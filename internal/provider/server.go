@@ -1,0 +1,86 @@
+package provider
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+)
+
+// NewProtocol6Server returns the provider's protocol 6 server: the framework's, with each
+// per-resource RPC given a context that lets go of the RPC's own once it returns.
+//
+// terraform-plugin-framework (v1.19) keeps a cancel function for every RPC's context until
+// StopProvider, and with it the whole context chain: terraform-plugin-go's loggers and
+// request fields, 11-14 KiB per RPC. Terraform makes about four RPCs per resource per walk,
+// so at 1000 keys a provider process held over 30 MB of dead contexts and peaked near
+// 180 MiB of RSS; with the contexts detached it stays near 40 MiB (see BENCHMARKS.md).
+func NewProtocol6Server(version string) func() tfprotov6.ProviderServer {
+	return func() tfprotov6.ProviderServer {
+		return &detachingServer{ProviderServer: providerserver.NewProtocol6(New(version)())()}
+	}
+}
+
+// detachingServer wraps the calls Terraform makes per resource; the others (schema,
+// configuration, stop) happen a few times per process and pass straight through.
+type detachingServer struct {
+	tfprotov6.ProviderServer
+}
+
+func (s *detachingServer) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
+	return detached(ctx, req, s.ProviderServer.ValidateResourceConfig)
+}
+
+func (s *detachingServer) UpgradeResourceState(ctx context.Context, req *tfprotov6.UpgradeResourceStateRequest) (*tfprotov6.UpgradeResourceStateResponse, error) {
+	return detached(ctx, req, s.ProviderServer.UpgradeResourceState)
+}
+
+func (s *detachingServer) ReadResource(ctx context.Context, req *tfprotov6.ReadResourceRequest) (*tfprotov6.ReadResourceResponse, error) {
+	return detached(ctx, req, s.ProviderServer.ReadResource)
+}
+
+func (s *detachingServer) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
+	return detached(ctx, req, s.ProviderServer.PlanResourceChange)
+}
+
+func (s *detachingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
+	return detached(ctx, req, s.ProviderServer.ApplyResourceChange)
+}
+
+func (s *detachingServer) ImportResourceState(ctx context.Context, req *tfprotov6.ImportResourceStateRequest) (*tfprotov6.ImportResourceStateResponse, error) {
+	return detached(ctx, req, s.ProviderServer.ImportResourceState)
+}
+
+func (s *detachingServer) ValidateDataResourceConfig(ctx context.Context, req *tfprotov6.ValidateDataResourceConfigRequest) (*tfprotov6.ValidateDataResourceConfigResponse, error) {
+	return detached(ctx, req, s.ProviderServer.ValidateDataResourceConfig)
+}
+
+func (s *detachingServer) ReadDataSource(ctx context.Context, req *tfprotov6.ReadDataSourceRequest) (*tfprotov6.ReadDataSourceResponse, error) {
+	return detached(ctx, req, s.ProviderServer.ReadDataSource)
+}
+
+// detached calls rpc with a context that delegates to ctx until rpc returns, then to an
+// empty one, so whatever the callee keeps of it no longer pins ctx.
+func detached[Req, Resp any](ctx context.Context, req Req, rpc func(context.Context, Req) (Resp, error)) (Resp, error) {
+	d := &detachableContext{}
+	d.parent.Store(&ctx)
+	defer d.detach()
+	return rpc(d, req)
+}
+
+type detachableContext struct {
+	parent atomic.Pointer[context.Context]
+}
+
+func (d *detachableContext) ctx() context.Context        { return *d.parent.Load() }
+func (d *detachableContext) Deadline() (time.Time, bool) { return d.ctx().Deadline() }
+func (d *detachableContext) Done() <-chan struct{}       { return d.ctx().Done() }
+func (d *detachableContext) Err() error                  { return d.ctx().Err() }
+func (d *detachableContext) Value(key any) any           { return d.ctx().Value(key) }
+
+func (d *detachableContext) detach() {
+	empty := context.Background()
+	d.parent.Store(&empty)
+}
