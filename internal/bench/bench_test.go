@@ -1,0 +1,114 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestParseGoBench(t *testing.T) {
+	out := `goos: linux
+BenchmarkDecodeAPIKey/6.x-2    	   23864	      5300 ns/op	  23.40 MB/s	    1472 B/op	      19 allocs/op
+BenchmarkToken/serial-2                          	 1606065	        76.53 ns/op	       0 B/op	       0 allocs/op
+BenchmarkNoSuffix 	 10	 2000000 ns/op
+PASS
+`
+	got := parseGoBench(out)
+	want := []goBenchLine{
+		{Name: "DecodeAPIKey/6.x", Iterations: 23864, NsPerOp: 5300, MBPerSec: 23.4, BytesPerOp: 1472, AllocsPerOp: 19},
+		{Name: "Token/serial", Iterations: 1606065, NsPerOp: 76.53},
+		{Name: "NoSuffix", Iterations: 10, NsPerOp: 2e6},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestIntList(t *testing.T) {
+	got, err := intList(" 1000,100,100 ")
+	if err != nil || !slices.Equal(got, []int{100, 1000}) {
+		t.Fatalf("got %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "0", "x", "10,-1"} {
+		if _, err := intList(bad); err == nil {
+			t.Errorf("intList(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseGCTrace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.stderr")
+	data := `{"@level":"info","@message":"configuring server automatic mTLS"}
+gc 1 @1.223s 0%: 0.035+4.2+0.022 ms clock, 0.070+0.12/1.0/5.5+0.044 ms cpu, 15->15->4 MB, 16 MB goal, 0 MB stacks, 0 MB globals, 2 P
+gc 2 @3.297s 2%: 0.14+94+0.004 ms clock, 0.28+0.061/53/23+0.009 ms cpu, 148->156->55 MB, 159 MB goal, 0 MB stacks, 0 MB globals, 2 P
+`
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := parseGCTrace(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.GCs != 2 || !slices.Equal(tr.LiveMB, []int{4, 55}) || tr.GoalMB != 159 || tr.MaxLiveMB != 55 || tr.LastLiveMB != 55 {
+		t.Fatalf("got %+v", tr)
+	}
+}
+
+func TestSameKeyRequests(t *testing.T) {
+	got := map[string]int{routeGrant6: 100, routeLogin: 1, routeVersion: 1}
+	if !sameKeyRequests(got, map[string]int{routeGrant6: 100}) {
+		t.Error("auth and version requests must not count")
+	}
+	got[routeInfo] = 100
+	if sameKeyRequests(got, map[string]int{routeGrant6: 100}) {
+		t.Error("a read-back after the grant must count")
+	}
+	if sameKeyRequests(map[string]int{}, map[string]int{routeInfo: 1}) {
+		t.Error("a missing request must count")
+	}
+}
+
+func TestChildEnv(t *testing.T) {
+	got := childEnv([]string{"A=1", envWrapReal + "=/p", envRecords + "=/r", envStderrDir + "=/s", envChildEnv + "=X=1"}, "GOGC=100;;B=2")
+	if !slices.Equal(got, []string{"A=1", "GOGC=100", "B=2"}) {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func TestLifecycleMedian(t *testing.T) {
+	var l lifecycle
+	for _, s := range []int{3, 1, 2} {
+		l.runs[opApply] = append(l.runs[opApply], &tfRun{Wall: time.Duration(s) * time.Second})
+	}
+	if got := l.run(opApply).Wall; got != 2*time.Second {
+		t.Fatalf("median %v", got)
+	}
+	if spread(l.runs[opApply]) != " (1.00–3.00)" {
+		t.Fatalf("spread %q", spread(l.runs[opApply]))
+	}
+}
+
+// TestRunFailsOnTerraformError: a failing Terraform command is an error (the benchmark then
+// exits non-zero), a plan that reports changes (exit code 2) is not.
+func TestRunFailsOnTerraformError(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "terraform")
+	script := "#!/bin/sh\necho \"fake terraform $1\"\ncase \"$1\" in plan) exit 2;; *) exit 1;; esac\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := &bencher{opts: options{parallelism: 10}, tmp: dir, terraform: fake}
+	ws, err := b.newWorkspace("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.run(nil, nil, b.applyArgs()...); err == nil {
+		t.Error("a failing apply was not an error")
+	}
+	r, err := ws.run(nil, nil, b.planArgs()...)
+	if err != nil || r.ExitCode != 2 {
+		t.Errorf("plan with changes: %v, exit code %v", err, r)
+	}
+}
