@@ -479,9 +479,9 @@ func (b *bencher) runVariants() error {
 		{variantTraceTF, "the same four variables = TRACE in Terraform's environment, which the provider inherits; Terraform reads " +
 			"`TF_LOG_PROVIDER` too and then also writes the provider's logs to its own stderr",
 			trace},
-		{variantQuiet, "`TF_LOG_PROVIDER_SENSU=off` in the provider's environment: the provider's own tflog lines silenced as well. " +
-			"terraform-plugin-go sets the provider logger's level from `TF_LOG_PROVIDER_<NAME>`, which quietSDKLogs does not set",
-			[]string{envChildEnv + "=TF_LOG_PROVIDER_SENSU=off"}},
+		{variantQuiet, "`TF_LOG_PROVIDER_SENSU=DEBUG` in the provider's environment: the provider's own tflog lines on " +
+			"(terraform-plugin-go reads this provider's level from `TF_LOG_PROVIDER_SENSU`, which quietSDKLogs sets off when TF_LOG is unset)",
+			[]string{envChildEnv + "=TF_LOG_PROVIDER_SENSU=DEBUG"}},
 		{variantGOGC100, "`GOGC=100` in the environment: main.go's tuneGC then leaves Go's default instead of setting 400",
 			[]string{"GOGC=100"}},
 	}

@@ -63,7 +63,7 @@ const (
 	variantAsBuilt       = "as built"
 	variantTraceProvider = "SDK logs at TRACE, provider only"
 	variantTraceTF       = "SDK logs at TRACE, Terraform's environment"
-	variantQuiet         = "provider's own logs off too"
+	variantQuiet         = "provider's own logs at DEBUG"
 	variantGOGC100       = "GOGC=100"
 )
 
@@ -537,7 +537,7 @@ func (b *bencher) frameworkSection() string {
 	m.p("")
 	m.p("Each variant is an apply of N keys and a no-change plan, run back to back with the provider as built (between")
 	m.p("variants the keys are revoked and the state deleted out of band). main.go's quietSDKLogs sets `TF_LOG_SDK`,")
-	m.p("`TF_LOG_SDK_PROTO`, `TF_LOG_SDK_FRAMEWORK` and `TF_LOG_PROVIDER` to follow TF_LOG (off when unset); tuneGC sets")
+	m.p("`TF_LOG_SDK_PROTO`, `TF_LOG_SDK_FRAMEWORK`, `TF_LOG_PROVIDER` and `TF_LOG_PROVIDER_SENSU` to follow TF_LOG (off when unset); tuneGC sets")
 	m.p("GOGC=400 unless GOGC is set. **ratio = variant ÷ as built.**")
 	m.p("")
 	for _, v := range b.variants {
