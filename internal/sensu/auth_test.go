@@ -377,21 +377,7 @@ func TestConcurrentRefresh(t *testing.T) {
 					cfg.AccessTokenExpiresAt = time.Now().Add(-time.Second)
 				}
 				c := newTestClient(t, cfg)
-				start := make(chan struct{})
-				errs := make(chan error, 20)
-				for range 20 {
-					go func() {
-						<-start
-						_, err := c.ListAPIKeys(context.Background(), ListAPIKeysOptions{})
-						errs <- err
-					}()
-				}
-				close(start)
-				for range 20 {
-					if err := <-errs; err != nil {
-						t.Error(err)
-					}
-				}
+				listConcurrently(t, c, 20)
 				if n := f.count("POST /auth/token"); n != 1 {
 					t.Errorf("POST /auth/token sent %d times, want exactly 1", n)
 				}

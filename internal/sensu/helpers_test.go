@@ -234,3 +234,23 @@ func (s *scriptedServer) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(step.status)
 	_, _ = io.WriteString(w, respBody)
 }
+
+// listConcurrently starts n ListAPIKeys calls at the same instant and fails on any error.
+func listConcurrently(t *testing.T, c *Client, n int) {
+	t.Helper()
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			<-start
+			_, err := c.ListAPIKeys(context.Background(), ListAPIKeysOptions{})
+			errs <- err
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
