@@ -4,6 +4,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -149,7 +150,16 @@ func (p *sensuProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	cfg.UserAgent = fmt.Sprintf("terraform-provider-sensu/%s (Terraform %s)", p.version, req.TerraformVersion)
 
 	client, err := sensu.New(cfg)
-	if err != nil {
+	var caErr *sensu.CAError
+	switch {
+	case errors.As(err, &caErr) && caErr.Source == sensu.CAFromPEM:
+		resp.Diagnostics.AddAttributeError(path.Root("trusted_ca_pem"), "Invalid Trusted CA", err.Error()+". Give the PEM text of one or more CA certificates.")
+		return
+	case errors.As(err, &caErr):
+		resp.Diagnostics.AddAttributeError(path.Root("trusted_ca_file"), "Invalid Trusted CA File",
+			fmt.Sprintf("%s%s. Point it at a PEM file of CA certificates.", err, fromEnvNote(config.TrustedCAFile, envTrustedCAFile)))
+		return
+	case err != nil:
 		resp.Diagnostics.AddError("Invalid Sensu Provider Configuration", err.Error())
 		return
 	}

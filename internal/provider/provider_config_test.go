@@ -270,6 +270,12 @@ func TestAccProviderTLS(t *testing.T) {
 	t.Run("trusted_ca_pem", func(t *testing.T) {
 		runSteps(t, b, grantStep(b, provider(fmt.Sprintf("  trusted_ca_pem = %q", string(caPEM)))))
 	})
+	t.Run("unreadable CA file", func(t *testing.T) {
+		runSteps(t, b, errorStep(provider(fmt.Sprintf("  trusted_ca_file = %q", caFile+".missing"))+grantConfig, "Invalid Trusted CA File"))
+	})
+	t.Run("CA PEM without a certificate", func(t *testing.T) {
+		runSteps(t, b, errorStep(provider("  trusted_ca_pem = \"not a certificate\"")+grantConfig, "Invalid Trusted CA"))
+	})
 	t.Run("insecure_skip_tls_verify", func(t *testing.T) {
 		runSteps(t, b, grantStep(b, provider("  insecure_skip_tls_verify = true")))
 	})

@@ -260,14 +260,14 @@ func tlsConfigFor(cfg Config) (*tls.Config, error) {
 	if cfg.TrustedCAFile != "" {
 		pem, err := os.ReadFile(cfg.TrustedCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading the trusted CA file: %w", err)
+			return nil, &CAError{Source: CAFromFile, Err: fmt.Errorf("reading the trusted CA file: %w", err)}
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("the trusted CA file %s contains no PEM certificate", cfg.TrustedCAFile)
+			return nil, &CAError{Source: CAFromFile, Err: fmt.Errorf("the trusted CA file %s contains no PEM certificate", cfg.TrustedCAFile)}
 		}
 	}
 	if cfg.TrustedCAPEM != "" && !pool.AppendCertsFromPEM([]byte(cfg.TrustedCAPEM)) {
-		return nil, errors.New("the trusted CA PEM contains no PEM certificate")
+		return nil, &CAError{Source: CAFromPEM, Err: errors.New("the trusted CA PEM contains no PEM certificate")}
 	}
 	tlsConfig.RootCAs = pool
 	return tlsConfig, nil
@@ -334,6 +334,16 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 				return nil, err
 			} else if ok {
 				continue
+			}
+		}
+		if resp.status >= 300 && resp.status < 400 {
+			// Sensu does not redirect; a proxy or load balancer in front of it does (http to https, say).
+			return nil, &APIError{
+				StatusCode: resp.status,
+				Message: fmt.Sprintf("redirected to %q: set the API URL to the address Sensu answers at",
+					redact(resp.header.Get("Location"), r.secret)),
+				Method: r.method,
+				Path:   info.path,
 			}
 		}
 		if resp.status >= 400 {

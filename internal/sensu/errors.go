@@ -72,6 +72,23 @@ func (e *ResponseError) Error() string {
 	return fmt.Sprintf("%s %s: unexpected response from Sensu (HTTP %d, %s): %s", e.Method, e.Path, e.StatusCode, ct, e.Reason)
 }
 
+// CASource says which setting a CAError is about.
+type CASource string
+
+const (
+	CAFromFile CASource = "file"
+	CAFromPEM  CASource = "pem"
+)
+
+// CAError is a trusted CA bundle that cannot be used.
+type CAError struct {
+	Source CASource
+	Err    error
+}
+
+func (e *CAError) Error() string { return e.Err.Error() }
+func (e *CAError) Unwrap() error { return e.Err }
+
 // RefreshError is a refused renewal of an expired access token when there is no password to
 // log in again with. On Sensu 6.x a refresh token works once: an earlier process (another
 // Terraform walk, or sensuctl) may have used it.

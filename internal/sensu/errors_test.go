@@ -399,3 +399,25 @@ func TestClientAccessors(t *testing.T) {
 		t.Error("Generation.String")
 	}
 }
+
+// TestRedirectNamesTheTarget is an http:// URL behind a load balancer that redirects to
+// https://: the error says where to, without following it with the credentials.
+func TestRedirectNamesTheTarget(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://sensu.example.com:8080"+r.URL.Path, http.StatusPermanentRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := testConfig(srv.URL)
+	cfg.Generation = Generation6
+	_, err := newTestClient(t, cfg).GetAPIKey(context.Background(), key6)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusPermanentRedirect {
+		t.Fatalf("err = %v, want an APIError with status 308", err)
+	}
+	if !strings.Contains(err.Error(), `redirected to "https://sensu.example.com:8080/api/core/v2/apikeys/{key:sha256:`) {
+		t.Errorf("err = %v, want the redirect target with the key redacted", err)
+	}
+	if strings.Contains(err.Error(), key6) {
+		t.Errorf("the error repeats the key: %v", err)
+	}
+}
