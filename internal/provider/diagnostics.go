@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -58,10 +57,10 @@ func addAPIError(diags *diag.Diagnostics, client *sensu.Client, summary string, 
 		detail = fmt.Sprintf("The TLS certificate of %s could not be verified. If the backend uses a private CA, set trusted_ca_file "+
 			"(SENSU_TRUSTED_CA_FILE) or trusted_ca_pem to its CA certificate. insecure_skip_tls_verify turns verification off "+
 			"(for testing only).\n\n%s", url, err)
-	case isTransport(err):
+	case sensu.IsTransportError(err):
 		detail = fmt.Sprintf("Could not reach the Sensu API at %s. Check api_url (SENSU_API_URL) and that the backend is running "+
 			"and reachable from here.\n\n%s", url, err)
-	case isResponse(err):
+	case sensu.IsUnexpectedResponse(err):
 		detail = fmt.Sprintf("%s answered with something that is not a Sensu API response. Check that api_url (SENSU_API_URL) "+
 			"points at the API of a Sensu Go backend (port 8080 by default), not at a web UI or a proxy error page.\n\n%s", url, err)
 	default:
@@ -82,14 +81,4 @@ func unauthorizedHelp(method sensu.AuthMethod) string {
 		return "Sensu rejected the provider's username or password (HTTP 401). Check username and password " +
 			"(SENSU_USERNAME, SENSU_PASSWORD)."
 	}
-}
-
-func isTransport(err error) bool {
-	var e *sensu.TransportError
-	return errors.As(err, &e)
-}
-
-func isResponse(err error) bool {
-	var e *sensu.ResponseError
-	return errors.As(err, &e)
 }

@@ -198,13 +198,11 @@ func (m *tokenManager) renewLocked(ctx context.Context) (bool, error) {
 		tflog.Debug(ctx, "Sensu refused the token refresh; logging in again", map[string]any{"error": err.Error()})
 	}
 	if m.password == "" {
-		if refresh == "" {
-			// Nothing to renew with: keep the current token and let the 401 stand.
-			m.mu.Lock()
-			m.refreshAt = time.Time{}
-			m.mu.Unlock()
-			return false, nil
-		}
+		// Nothing to renew with (no refresh token): keep the token and let Sensu's 401 stand.
+		m.mu.Lock()
+		m.refreshAt = time.Time{}
+		m.mu.Unlock()
+		return false, nil
 	}
 	if err := m.login(ctx); err != nil {
 		return false, err
@@ -243,8 +241,8 @@ func (m *tokenManager) refreshTokens(ctx context.Context, access, refresh string
 	if err != nil {
 		return err
 	}
-	if resp.status != http.StatusOK {
-		return &APIError{StatusCode: resp.status, Message: errorMessage(resp.body), Method: r.method, Path: r.path}
+	if err := statusError(r, r.path, resp); err != nil {
+		return err
 	}
 	tflog.Debug(ctx, "Refreshed the Sensu access token")
 	return m.store(r, resp)
@@ -287,8 +285,8 @@ func (c *Client) doBasic(ctx context.Context, r request, username, password stri
 	if err != nil {
 		return nil, err
 	}
-	if resp.status != http.StatusOK {
-		return nil, &APIError{StatusCode: resp.status, Message: errorMessage(resp.body), Method: r.method, Path: r.path}
+	if err := statusError(r, r.path, resp); err != nil {
+		return nil, err
 	}
 	return resp, nil
 }

@@ -336,26 +336,28 @@ func (c *Client) do(ctx context.Context, r request) (*response, error) {
 				continue
 			}
 		}
-		if resp.status >= 300 && resp.status < 400 {
-			// Sensu does not redirect; a proxy or load balancer in front of it does (http to https, say).
-			return nil, &APIError{
-				StatusCode: resp.status,
-				Message: fmt.Sprintf("redirected to %q: set the API URL to the address Sensu answers at",
-					redact(resp.header.Get("Location"), r.secret)),
-				Method: r.method,
-				Path:   info.path,
-			}
-		}
-		if resp.status >= 400 {
-			return nil, &APIError{
-				StatusCode: resp.status,
-				Message:    errorMessage([]byte(redact(string(resp.body), r.secret))), // redact, then shorten
-				Method:     r.method,
-				Path:       info.path,
-			}
+		if err := statusError(r, info.path, resp); err != nil {
+			return nil, err
 		}
 		return resp, nil
 	}
+}
+
+// statusError is the APIError for an answer that is not a success, or nil. Any secret of the
+// request is redacted from the server's text before it is shortened.
+func statusError(r request, path string, resp *response) error {
+	var msg string
+	switch {
+	case resp.status < 300:
+		return nil
+	case resp.status < 400:
+		// Sensu does not redirect; a proxy or load balancer in front of it does (http to https, say).
+		msg = fmt.Sprintf("redirected to %q: set the API URL to the address Sensu answers at",
+			redact(resp.header.Get("Location"), r.secret))
+	default:
+		msg = errorMessage([]byte(redact(string(resp.body), r.secret)))
+	}
+	return &APIError{StatusCode: resp.status, Message: msg, Method: r.method, Path: path}
 }
 
 // send performs one logical request (with retries) and reads the body.

@@ -137,6 +137,18 @@ func IsTLSVerification(err error) bool {
 	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr)
 }
 
+// IsTransportError reports a request that got no HTTP answer at all (see TransportError).
+func IsTransportError(err error) bool {
+	var e *TransportError
+	return errors.As(err, &e)
+}
+
+// IsUnexpectedResponse reports an answer that is not a Sensu API response (see ResponseError).
+func IsUnexpectedResponse(err error) bool {
+	var e *ResponseError
+	return errors.As(err, &e)
+}
+
 // IsConnectionRefused reports whether nothing listened at the API URL: the request certainly
 // never reached Sensu.
 func IsConnectionRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }

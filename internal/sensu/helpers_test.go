@@ -254,3 +254,22 @@ func listConcurrently(t *testing.T, c *Client, n int) {
 		}
 	}
 }
+
+// hangingServer never answers: each request waits until the client gives up (or the test
+// ends). seen, if not nil, is told of every request first. It returns the server's URL.
+func hangingServer(t *testing.T, seen func(*http.Request)) string {
+	t.Helper()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		if seen != nil {
+			seen(r)
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	return srv.URL
+}

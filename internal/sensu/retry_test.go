@@ -449,20 +449,13 @@ func TestGrantTimeoutUnresolved(t *testing.T) {
 	for _, gen := range generations {
 		t.Run(gen.String(), func(t *testing.T) {
 			t.Parallel()
-			release := make(chan struct{})
 			var grants atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			url := hangingServer(t, func(r *http.Request) {
 				if r.URL.Path == "/api/core/v2/apikeys" && (r.Method == "POST" || r.Method == "PUT") {
 					grants.Add(1)
 				}
-				select {
-				case <-release:
-				case <-r.Context().Done():
-				}
-			}))
-			t.Cleanup(srv.Close)
-			t.Cleanup(func() { close(release) })
-			cfg := testConfig(srv.URL)
+			})
+			cfg := testConfig(url)
 			cfg.Generation, cfg.Timeout, cfg.MaxRetries = gen, 100*time.Millisecond, 1
 			ctx, logs := logContext()
 			_, err := newTestClient(t, cfg).CreateAPIKey(ctx, CreateAPIKeyRequest{Username: "admin"})

@@ -178,16 +178,7 @@ func TestTransportErrorRedactsKey(t *testing.T) {
 	})
 
 	t.Run("timeout", func(t *testing.T) {
-		release := make(chan struct{})
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-		}))
-		t.Cleanup(srv.Close)
-		t.Cleanup(func() { close(release) })
-		cfg := testConfig(srv.URL)
+		cfg := testConfig(hangingServer(t, nil))
 		cfg.Generation, cfg.MaxRetries, cfg.Timeout = Generation6, 0, 100*time.Millisecond
 		ctx, logs := logContext()
 		_, err := newTestClient(t, cfg).GetAPIKey(ctx, key6)
