@@ -67,6 +67,7 @@ type Server struct {
 	mu           sync.RWMutex
 	users        map[string]*user
 	bindings     map[string]RoleBinding // by "namespace/name"
+	lastHash     map[string][]byte      // AddUser's latest password and its hash
 	keys         map[string]*keyRecord  // by name
 	bySecret     map[[32]byte]string    // 7.x: sha256(secret) -> key name, for O(1) Key auth
 	clientHashed map[string][]byte      // 7.x: names of keys whose hash the client supplied -> hash
@@ -249,10 +250,16 @@ func (s *Server) Restart() error {
 // API it does not validate the name or password; a password over bcrypt's 72 bytes
 // cannot log in.
 func (s *Server) AddUser(username, password string, groups ...string) {
-	hash, _ := bcrypt.GenerateFromPassword([]byte(password), s.opts.BcryptCost)
+	s.mu.Lock()
+	hash := s.lastHash[password] // tests add many users with one password: hash it once
+	s.mu.Unlock()
+	if hash == nil {
+		hash, _ = bcrypt.GenerateFromPassword([]byte(password), s.opts.BcryptCost)
+	}
 	u := &user{name: username, hash: hash, groups: append([]string(nil), groups...)}
 	s.mu.Lock()
 	s.users[username] = u
+	s.lastHash = map[string][]byte{password: hash}
 	s.mu.Unlock()
 }
 
