@@ -280,3 +280,22 @@ func TestUnknownUserGrant(t *testing.T) {
 		login(t, s.URL(), DevUsername, DevPassword) // the created user logs in
 	})
 }
+
+// TestKeyOfUnknownUser: a key granted out of band for a user Sensu does not know is listed
+// but does not authenticate, until the user exists (from the source of both generations).
+func TestKeyOfUnknownUser(t *testing.T) {
+	forEachGeneration(t, func(t *testing.T, gen Generation) {
+		s := NewTest(t, Options{Generation: gen})
+		k := s.GrantAPIKey("ghost")
+		if s.KeyAuthenticates(k.Key) {
+			t.Fatal("a key of a missing user authenticates")
+		}
+		if status, _, body := call(t, nil, "GET", s.URL()+pathChecks, "Key "+k.Key, ""); status != 401 || body != recInvalidCredentials {
+			t.Fatalf("key of a missing user: %d %q", status, body)
+		}
+		s.AddUser("ghost", "long-enough")
+		if !s.KeyAuthenticates(k.Key) {
+			t.Fatal("the key does not authenticate once its user exists")
+		}
+	})
+}
