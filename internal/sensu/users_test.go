@@ -265,8 +265,13 @@ func TestCachedUsersStrategy(t *testing.T) {
 				t.Error("empty username accepted")
 			}
 			// agent was in the list nobody asked for: known now, as are the others.
-			for _, name := range []string{"agent", "dev", "ghost"} {
-				c.CachedUser(ctx, name)
+			for _, name := range []string{"agent", "dev"} {
+				if _, err := c.CachedUser(ctx, name); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+			if _, err := c.CachedUser(ctx, "ghost"); !IsNotFound(err) {
+				t.Errorf("ghost: %v, want the kept not-found", err)
 			}
 			if get, list := reads(); get != 0 || list != 1 {
 				t.Fatalf("known users read again: %d gets, %d lists", get, list)
