@@ -64,6 +64,9 @@ func TestAccAPIKeyDataSources(t *testing.T) {
 			resource.TestCheckResourceAttrPair("data.sensu_api_key.by_digest", "id", testResource, "id"),
 			resource.TestCheckResourceAttr("data.sensu_api_key.test", "username", b.username),
 			resource.TestCheckResourceAttrSet("data.sensu_api_key.test", "created_by"),
+			// The key's user is enabled (key_user_test.go disables one).
+			resource.TestCheckResourceAttr("data.sensu_api_key.test", "user_disabled", "false"),
+			resource.TestCheckTypeSetElemNestedAttrs("data.sensu_api_keys.mine", "api_keys.*", map[string]string{"user_disabled": "false"}),
 			resource.TestCheckResourceAttrWith("data.sensu_api_key.test", "created_at", func(v string) error {
 				created, err := time.Parse(time.RFC3339, v)
 				if err != nil {

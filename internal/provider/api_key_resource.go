@@ -56,7 +56,8 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 		MarkdownDescription: "A Sensu Go API key: granted on create, revoked on destroy. " +
 			"The key authenticates as `username` with `Authorization: Key <key>`. " +
 			"A key revoked outside Terraform is planned again as a new key. Nothing can be changed in place: " +
-			"changing `username` or `keepers` replaces the key.",
+			"changing `username` or `keepers` replaces the key. A refresh warns when the key's user is disabled " +
+			"(Sensu refuses the user's logins, but its keys keep authenticating), unknown, or cannot be read; it never fails because of the user.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "The key's public handle, safe to show in plans and logs. On Sensu Go 7.x it is the key's name. " +
@@ -148,6 +149,7 @@ func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, res
 	}
 
 	state.Username = types.StringValue(key.Username)
+	warnAboutKeyUser(ctx, r.client, state.ID.ValueString(), key.Username, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 

