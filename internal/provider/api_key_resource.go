@@ -181,25 +181,43 @@ func (r *apiKeyResource) Create(ctx context.Context, req resource.CreateRequest,
 }
 
 // ModifyPlan refuses at plan time what the backend cannot do (a chosen name or secret on
-// 6.x), and plans `key` as null when key_wo sets it. It asks Sensu for its version only when
-// the configuration sets either, once per provider process.
+// 6.x) and a name another key has, and plans `key` as null when key_wo sets it. It asks Sensu
+// only when the configuration sets either: for its version, once per provider process, and
+// whether a name is free, when a key would be granted under it.
 func (r *apiKeyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
 	}
-	var name, secret types.String
+	var name, secret, priorName types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("name"), &name)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("key_wo"), &secret)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &priorName)...)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	if secret.IsNull() && name.IsNull() {
 		return
 	}
-	if !secret.IsNull() && req.State.Raw.IsNull() {
+	granting := req.State.Raw.IsNull() || len(resp.RequiresReplace) > 0
+	if !secret.IsNull() && granting {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("key"), types.StringNull())...)
 	}
 	checkGrantOptions(ctx, r.client, name, secret, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() || !granting || name.IsNull() || name.IsUnknown() || name.Equal(priorName) {
+		return
+	}
+	// Refuse a taken name now rather than after Terraform has revoked the key it replaces.
+	// Create checks again: the name may be taken in between.
+	existing, err := r.client.GetAPIKey(ctx, name.ValueString())
+	switch {
+	case err == nil:
+		addGrantError(&resp.Diagnostics, r.client, "Sensu API Key Name Taken",
+			&sensu.NameTakenError{Name: existing.Name, Username: existing.Username, CreatedBy: existing.CreatedBy})
+	case !sensu.IsNotFound(err):
+		addAPIError(&resp.Diagnostics, r.client, "Error Checking Sensu API Key Name", err, nil)
+	}
 }
 
 // nameChangeReplaces is name's RequiresReplaceIf: any change replaces the key, except adding
