@@ -197,4 +197,3 @@ func readFiles(t *testing.T, dir string, names ...string) map[string]string {
 	}
 	return files
 }
-
