@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
@@ -24,6 +25,7 @@ var (
 	_ resource.Resource                = (*apiKeyResource)(nil)
 	_ resource.ResourceWithConfigure   = (*apiKeyResource)(nil)
 	_ resource.ResourceWithImportState = (*apiKeyResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*apiKeyResource)(nil)
 )
 
 // NewAPIKeyResource is the sensu_api_key resource.
@@ -38,10 +40,13 @@ type apiKeyResource struct {
 // apiKeyResourceModel is kept small on purpose: Terraform rewrites the whole state after
 // every resource, so each byte per key is paid once per key in the configuration.
 type apiKeyResourceModel struct {
-	ID       types.String `tfsdk:"id"`
-	Username types.String `tfsdk:"username"`
-	Key      types.String `tfsdk:"key"`
-	Keepers  types.Map    `tfsdk:"keepers"`
+	ID           types.String `tfsdk:"id"`
+	Username     types.String `tfsdk:"username"`
+	Name         types.String `tfsdk:"name"`
+	Key          types.String `tfsdk:"key"`
+	KeyWO        types.String `tfsdk:"key_wo"`
+	KeyWOVersion types.Int64  `tfsdk:"key_wo_version"`
+	Keepers      types.Map    `tfsdk:"keepers"`
 }
 
 // usernamePattern rejects what can never be a Sensu username before any request is made.
@@ -77,14 +82,51 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 					stringplanmodifier.RequiresReplace(),
 				},
 			},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "Sensu Go 7.x only: the key's name (and so its `id`), instead of `tf-` and 32 random hexadecimal digits. " +
+					"Letters, digits, `_`, `.`, `-` and `:`. The provider first checks that no key has the name, because Sensu would " +
+					"silently overwrite it, and fails with the existing key's user if one does; so a replacement of a named key with " +
+					"`create_before_destroy` needs a new name too. Changing it replaces the key. On Sensu Go 6.x, where the key is its own name, setting it is an error.",
+				Optional: true,
+				Validators: []validator.String{
+					clientValidator{describe: "a valid Sensu API key name", check: sensu.ValidateKeyName},
+				},
+				PlanModifiers: []planmodifier.String{
+					stringplanmodifier.RequiresReplaceIf(nameChangeReplaces,
+						"Changing the name replaces the key, except when an imported key's name is written into the configuration.",
+						"Changing the name replaces the key, except when an imported key's name is written into the configuration."),
+				},
+			},
 			"key": schema.StringAttribute{
 				MarkdownDescription: "The secret API key, for `Authorization: Key <key>` or `sensuctl configure --api-key`. " +
-					"It is stored in the Terraform state: protect the state. On Sensu Go 7.x the key cannot be read back, " +
-					"so after `terraform import` it is null.",
+					"It is stored in the Terraform state: protect the state, or use `key_wo` or the `sensu_api_key` ephemeral resource, " +
+					"which keep the key out of it. On Sensu Go 7.x the key cannot be read back, so after `terraform import` it is null; " +
+					"it is also null when `key_wo` sets the key.",
 				Computed:  true,
 				Sensitive: true,
 				PlanModifiers: []planmodifier.String{
 					stringplanmodifier.UseStateForUnknown(),
+				},
+			},
+			"key_wo": schema.StringAttribute{
+				MarkdownDescription: "Sensu Go 7.x only, Terraform 1.11 or later: the secret of the key, chosen by you (for example from an " +
+					"ephemeral `random_password`), between 32 and 72 visible ASCII characters. Write-only: Terraform never stores it, the " +
+					"provider sends Sensu only its bcrypt hash, and `key` stays null. Terraform cannot see a change of a write-only value, " +
+					"so change `key_wo_version` to replace the key with one for the new secret. On Sensu Go 6.x, which generates every key " +
+					"itself, setting it is an error.",
+				Optional:  true,
+				Sensitive: true,
+				WriteOnly: true,
+				Validators: []validator.String{
+					clientValidator{describe: "a usable API key secret", check: sensu.ValidateSecret},
+				},
+			},
+			"key_wo_version": schema.Int64Attribute{
+				MarkdownDescription: "A number to change whenever `key_wo` changes: changing it replaces the key, so the new secret takes " +
+					"effect (with `create_before_destroy`, both keys work for a moment, as with `keepers`).",
+				Optional: true,
+				PlanModifiers: []planmodifier.Int64{
+					int64planmodifier.RequiresReplace(),
 				},
 			},
 			"keepers": schema.MapAttribute{
@@ -112,17 +154,79 @@ func (r *apiKeyResource) Create(ctx context.Context, req resource.CreateRequest,
 		return
 	}
 
-	key, err := r.client.CreateAPIKey(ctx, sensu.CreateAPIKeyRequest{Username: plan.Username.ValueString()})
+	// A write-only value is only in the configuration, never in the plan.
+	var secret types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("key_wo"), &secret)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	key, err := r.client.CreateAPIKey(ctx, sensu.CreateAPIKeyRequest{
+		Username: plan.Username.ValueString(),
+		Name:     plan.Name.ValueString(),
+		Secret:   secret.ValueString(),
+	})
 	if err != nil {
-		usernameAttr := path.Root("username")
-		addAPIError(&resp.Diagnostics, r.client, "Error Granting Sensu API Key", err, &usernameAttr)
+		addGrantError(&resp.Diagnostics, r.client, "Error Granting Sensu API Key", err)
 		return
 	}
 	tflog.Debug(ctx, "Granted Sensu API key", map[string]any{"id": key.ID, "username": key.Username})
 
 	plan.ID = types.StringValue(key.ID)
 	plan.Key = types.StringValue(key.Key)
+	if !secret.IsNull() {
+		plan.Key = types.StringNull() // the configuration holds the secret; the state must not
+	}
+	plan.KeyWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+}
+
+// ModifyPlan refuses at plan time what the backend cannot do (a chosen name or secret on
+// 6.x) and a name another key has, and plans `key` as null when key_wo sets it. It asks Sensu
+// only when the configuration sets either: for its version, once per provider process, and
+// whether a name is free, when a key would be granted under it.
+func (r *apiKeyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	var name, secret, priorName types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("name"), &name)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("key_wo"), &secret)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &priorName)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if secret.IsNull() && name.IsNull() {
+		return
+	}
+	granting := req.State.Raw.IsNull() || len(resp.RequiresReplace) > 0
+	if !secret.IsNull() && granting {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("key"), types.StringNull())...)
+	}
+	checkGrantOptions(ctx, r.client, name, secret, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() || !granting || name.IsNull() || name.IsUnknown() || name.Equal(priorName) {
+		return
+	}
+	// Refuse a taken name now rather than after Terraform has revoked the key it replaces.
+	// Create checks again: the name may be taken in between.
+	existing, err := r.client.GetAPIKey(ctx, name.ValueString())
+	switch {
+	case err == nil:
+		addGrantError(&resp.Diagnostics, r.client, "Sensu API Key Name Taken",
+			&sensu.NameTakenError{Name: existing.Name, Username: existing.Username, CreatedBy: existing.CreatedBy})
+	case !sensu.IsNotFound(err):
+		addAPIError(&resp.Diagnostics, r.client, "Error Checking Sensu API Key Name", err, nil)
+	}
+}
+
+// nameChangeReplaces is name's RequiresReplaceIf: any change replaces the key, except adding
+// to the configuration the name an imported 7.x key already has (its id).
+func nameChangeReplaces(ctx context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	var id types.String
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("id"), &id)...)
+	resp.RequiresReplace = !(req.StateValue.IsNull() && req.PlanValue.Equal(id))
 }
 
 func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -153,8 +257,9 @@ func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, res
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
 }
 
-// Update is never called with a change Sensu could apply (every argument replaces the key);
-// it only carries the planned values over.
+// Update is never called with a change Sensu could apply (every argument replaces the key,
+// but for an imported key's name written into the configuration); it only carries the
+// planned values over.
 func (r *apiKeyResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan apiKeyResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -213,10 +318,13 @@ func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportSta
 				"remove it from the configuration.")
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, apiKeyResourceModel{
-		ID:       types.StringValue(key.ID),
-		Username: types.StringValue(key.Username),
-		Key:      types.StringValue(key.Key),
-		Keepers:  types.MapNull(types.StringType),
+		ID:           types.StringValue(key.ID),
+		Username:     types.StringValue(key.Username),
+		Name:         types.StringNull(),
+		Key:          types.StringValue(key.Key),
+		KeyWO:        types.StringNull(),
+		KeyWOVersion: types.Int64Null(),
+		Keepers:      types.MapNull(types.StringType),
 	})...)
 }
 

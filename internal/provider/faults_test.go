@@ -29,7 +29,7 @@ type faultCase struct {
 }
 
 type faultResult struct {
-	fault, generation      string
+	fault, generation, kind string
 	firstApply, converged  string
 	orphans, lost          int
 	logins, processes      int // GET /auth and GET /version requests the server received
@@ -81,18 +81,30 @@ func TestAccFaultMatrix(t *testing.T) {
 	)
 	for _, fc := range faultCases() {
 		for _, gen := range []sensutest.Generation{sensutest.Generation6, sensutest.Generation7} {
-			t.Run(fmt.Sprintf("%s/sensu%d", strings.ReplaceAll(fc.name, " ", "_"), gen), func(t *testing.T) {
-				r := runFault(t, fc, gen)
-				mu.Lock()
-				results = append(results, r)
-				mu.Unlock()
-			})
+			for _, ephemeral := range []bool{false, true} {
+				if ephemeral && fc.onReread != nil {
+					continue // an ephemeral key is never read back
+				}
+				name := fmt.Sprintf("%s/sensu%d", strings.ReplaceAll(fc.name, " ", "_"), gen)
+				if ephemeral {
+					name += "/ephemeral"
+				}
+				t.Run(name, func(t *testing.T) {
+					r := runFault(t, fc, gen, ephemeral)
+					mu.Lock()
+					results = append(results, r)
+					mu.Unlock()
+				})
+			}
 		}
 	}
 	printFaultTable(results)
 }
 
-func runFault(t *testing.T, fc faultCase, gen sensutest.Generation) faultResult {
+// runFault applies fc.keys keys while the fault happens, then converges and destroys. With
+// ephemeral, the keys are ephemeral: every walk opens and closes all of them, and none may
+// remain on the server after any run.
+func runFault(t *testing.T, fc faultCase, gen sensutest.Generation, ephemeral bool) faultResult {
 	opts := fc.opts
 	opts.Generation = gen
 	b := newMemoryBackend(t, opts)
@@ -109,17 +121,20 @@ provider "sensu" {
   timeout  = %q
 }
 
-resource "sensu_api_key" "k" {
+%s "sensu_api_key" "k" {
   count    = %d
   username = "admin"
 }
-`, b.url, sensutest.AdminUsername, sensutest.AdminPassword, timeout, fc.keys)
+`, b.url, sensutest.AdminUsername, sensutest.AdminPassword, timeout, kind(ephemeral), fc.keys)
 	run := newCLIRun(t, config)
+	if ephemeral {
+		run.skipBelow("1.10.0")
+	}
 	grantRoute := "POST /api/core/v2/apikeys"
 	if gen == sensutest.Generation7 {
 		grantRoute = "PUT /api/core/v2/apikeys"
 	}
-	res := faultResult{fault: fc.name, generation: fmt.Sprintf("%d.x", gen)}
+	res := faultResult{fault: fc.name, generation: fmt.Sprintf("%d.x", gen), kind: kind(ephemeral)}
 
 	s.ResetCounters()
 	if fc.onApply != nil {
@@ -182,8 +197,12 @@ resource "sensu_api_key" "k" {
 	if res.orphans != 0 || res.lost != 0 {
 		t.Errorf("after converging: %d orphaned keys on the server, %d keys in state that the server lacks", res.orphans, res.lost)
 	}
-	if got := len(s.APIKeys()); got != fc.keys {
-		t.Errorf("the server holds %d keys, want %d", got, fc.keys)
+	want := fc.keys
+	if ephemeral {
+		want = 0 // every walk revoked what it opened
+	}
+	if got := len(s.APIKeys()); got != want {
+		t.Errorf("the server holds %d keys, want %d", got, want)
 	}
 
 	run.mustRun("destroy", "-auto-approve", "-input=false", "-parallelism=10")
@@ -197,8 +216,19 @@ resource "sensu_api_key" "k" {
 	for i, k := range keysEverSeen(run.dir) {
 		secrets[fmt.Sprintf("key %d from state", i)] = k
 	}
+	for i, k := range s.KeySecrets() {
+		secrets[fmt.Sprintf("key secret %d the server knew", i)] = k
+	}
 	assertNoSecrets(t, run.output.String(), secrets)
 	return res
+}
+
+// kind is how a fault row's keys are declared.
+func kind(ephemeral bool) string {
+	if ephemeral {
+		return "ephemeral"
+	}
+	return "resource"
 }
 
 var (
@@ -320,18 +350,24 @@ func printFaultTable(results []faultResult) {
 	if len(results) == 0 {
 		return
 	}
-	sort.SliceStable(results, func(i, j int) bool { return results[i].fault < results[j].fault })
+	sort.SliceStable(results, func(i, j int) bool {
+		if results[i].fault != results[j].fault {
+			return results[i].fault < results[j].fault
+		}
+		return results[i].kind > results[j].kind
+	})
 	var b strings.Builder
-	b.WriteString("\nFault matrix (20+ keys, parallelism 10; second apply converges; logins vs provider processes)\n\n")
-	b.WriteString("| fault | generation | first apply | converged | orphans | lost | logins / processes (provider logs) | GET /auth / GET /version (server) | refreshes | grant requests | lists | requests |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("\nFault matrix (20+ keys, parallelism 10; second apply converges; logins vs provider processes; " +
+		"ephemeral keys are granted in the plan and the apply walk and revoked at each walk's end)\n\n")
+	b.WriteString("| fault | generation | keys | first apply | converged | orphans | lost | logins / processes (provider logs) | GET /auth / GET /version (server) | refreshes | grant requests | lists | requests |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		first := r.firstApply
 		if r.firstApplyErrorSummary != "" {
 			first += ": " + r.firstApplyErrorSummary
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %d | %d / %d | %d / %d | %d | %d | %d | %d |\n",
-			r.fault, r.generation, first, r.converged, r.orphans, r.lost, r.clientLogins, r.clientProcesses, r.logins, r.processes,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d | %d | %d / %d | %d / %d | %d | %d | %d | %d |\n",
+			r.fault, r.generation, r.kind, first, r.converged, r.orphans, r.lost, r.clientLogins, r.clientProcesses, r.logins, r.processes,
 			r.refreshes, r.grants, r.lists, r.requests)
 	}
 	fmt.Print(b.String())

@@ -1,5 +1,5 @@
 // Package provider is the Terraform layer: the provider's configuration, the sensu_api_key
-// resource and the API key data sources. It talks to Sensu only through internal/sensu.
+// resource and ephemeral resource, and the API key data sources. It talks to Sensu only through internal/sensu.
 package provider
 
 import (
@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -24,7 +25,10 @@ import (
 	"github.com/sensu-community/terraform-provider-sensu/internal/sensu"
 )
 
-var _ provider.Provider = (*sensuProvider)(nil)
+var (
+	_ provider.Provider                       = (*sensuProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*sensuProvider)(nil)
+)
 
 // New returns a constructor for the provider at the given version.
 func New(version string) func() provider.Provider {
@@ -166,6 +170,7 @@ func (p *sensuProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	tflog.Debug(ctx, "Configured the Sensu client", map[string]any{"api_url": client.URL(), "auth": string(client.AuthMethod())})
 	resp.ResourceData = client
 	resp.DataSourceData = client
+	resp.EphemeralResourceData = client
 }
 
 // settings resolves each argument against its environment fallback, remembering where the
@@ -345,4 +350,8 @@ func (p *sensuProvider) Resources(context.Context) []func() resource.Resource {
 
 func (p *sensuProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{NewAPIKeyDataSource, NewAPIKeysDataSource}
+}
+
+func (p *sensuProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{NewAPIKeyEphemeralResource}
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/go-version"
 
 	"github.com/sensu-community/terraform-provider-sensu/internal/sensu/sensutest"
 )
@@ -47,11 +50,39 @@ func newCLIRun(t *testing.T, config string) *cliRun {
 	env := []string{"TF_CLI_CONFIG_FILE=" + cliConfig, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_LOG=TRACE"}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "TF_") && !strings.HasPrefix(name, "SENSU_") && name != "CHECKPOINT_DISABLE" {
+		// A real backend is configured from SENSU_*; the in-memory one never is.
+		sensuEnv := strings.HasPrefix(name, "SENSU_") && !realBackend()
+		if !strings.HasPrefix(name, "TF_") && !sensuEnv && name != "CHECKPOINT_DISABLE" {
 			env = append(env, kv)
 		}
 	}
 	return &cliRun{t: t, bin: bin, dir: dir, env: env}
+}
+
+// cliVersion is the version of the CLI at TF_ACC_TERRAFORM_PATH (Terraform or OpenTofu).
+func (r *cliRun) cliVersion() *version.Version {
+	r.t.Helper()
+	out, err := exec.Command(r.bin, "version", "-json").Output()
+	var v struct {
+		Version string `json:"terraform_version"`
+	}
+	if err == nil {
+		err = json.Unmarshal(out, &v)
+	}
+	parsed, perr := version.NewVersion(v.Version)
+	if err != nil || perr != nil {
+		r.t.Fatalf("reading the version of %s: %v %v", r.bin, err, perr)
+	}
+	return parsed.Core()
+}
+
+// skipBelow skips a test that the CLI's version cannot run, as tfversion.SkipBelow does for
+// resource.Test.
+func (r *cliRun) skipBelow(minimum string) {
+	r.t.Helper()
+	if v := r.cliVersion(); v.LessThan(version.Must(version.NewVersion(minimum))) {
+		r.t.Skipf("%s %s cannot run this test; it needs %s or later", filepath.Base(r.bin), v, minimum)
+	}
 }
 
 var (

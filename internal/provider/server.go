@@ -23,8 +23,9 @@ func NewProtocol6Server(version string) func() tfprotov6.ProviderServer {
 	}
 }
 
-// detachingServer wraps the calls Terraform makes per resource; the others (schema,
-// configuration, stop) happen a few times per process and pass straight through.
+// detachingServer wraps the calls Terraform makes per resource (TestDetachingServerWrapsEveryResourceRPC
+// keeps the list complete); the others (schema, configuration, stop, functions, which this
+// provider has none of) happen a few times per process and pass straight through.
 type detachingServer struct {
 	tfprotov6.ProviderServer
 }
@@ -53,12 +54,40 @@ func (s *detachingServer) ImportResourceState(ctx context.Context, req *tfprotov
 	return detached(ctx, req, s.ProviderServer.ImportResourceState)
 }
 
+func (s *detachingServer) MoveResourceState(ctx context.Context, req *tfprotov6.MoveResourceStateRequest) (*tfprotov6.MoveResourceStateResponse, error) {
+	return detached(ctx, req, s.ProviderServer.MoveResourceState)
+}
+
+func (s *detachingServer) UpgradeResourceIdentity(ctx context.Context, req *tfprotov6.UpgradeResourceIdentityRequest) (*tfprotov6.UpgradeResourceIdentityResponse, error) {
+	return detached(ctx, req, s.ProviderServer.UpgradeResourceIdentity)
+}
+
+func (s *detachingServer) GenerateResourceConfig(ctx context.Context, req *tfprotov6.GenerateResourceConfigRequest) (*tfprotov6.GenerateResourceConfigResponse, error) {
+	return detached(ctx, req, s.ProviderServer.GenerateResourceConfig)
+}
+
 func (s *detachingServer) ValidateDataResourceConfig(ctx context.Context, req *tfprotov6.ValidateDataResourceConfigRequest) (*tfprotov6.ValidateDataResourceConfigResponse, error) {
 	return detached(ctx, req, s.ProviderServer.ValidateDataResourceConfig)
 }
 
 func (s *detachingServer) ReadDataSource(ctx context.Context, req *tfprotov6.ReadDataSourceRequest) (*tfprotov6.ReadDataSourceResponse, error) {
 	return detached(ctx, req, s.ProviderServer.ReadDataSource)
+}
+
+func (s *detachingServer) ValidateEphemeralResourceConfig(ctx context.Context, req *tfprotov6.ValidateEphemeralResourceConfigRequest) (*tfprotov6.ValidateEphemeralResourceConfigResponse, error) {
+	return detached(ctx, req, s.ProviderServer.ValidateEphemeralResourceConfig)
+}
+
+func (s *detachingServer) OpenEphemeralResource(ctx context.Context, req *tfprotov6.OpenEphemeralResourceRequest) (*tfprotov6.OpenEphemeralResourceResponse, error) {
+	return detached(ctx, req, s.ProviderServer.OpenEphemeralResource)
+}
+
+func (s *detachingServer) RenewEphemeralResource(ctx context.Context, req *tfprotov6.RenewEphemeralResourceRequest) (*tfprotov6.RenewEphemeralResourceResponse, error) {
+	return detached(ctx, req, s.ProviderServer.RenewEphemeralResource)
+}
+
+func (s *detachingServer) CloseEphemeralResource(ctx context.Context, req *tfprotov6.CloseEphemeralResourceRequest) (*tfprotov6.CloseEphemeralResourceResponse, error) {
+	return detached(ctx, req, s.ProviderServer.CloseEphemeralResource)
 }
 
 // detached calls rpc with a context that delegates to ctx until rpc returns, then to an

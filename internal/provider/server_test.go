@@ -2,9 +2,15 @@ package provider
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 )
 
 type ctxKey struct{}
@@ -64,4 +70,37 @@ func TestDetachedContextFreesParent(t *testing.T) {
 		t.Errorf("each call still holds %d bytes after it returned; the 16 KiB value leaks", perCall)
 	}
 	runtime.KeepAlive(kept)
+}
+
+// TestDetachingServerWrapsEveryResourceRPC fails when terraform-plugin-go gains a per-resource
+// RPC (or the provider starts using one) that the wrapper would pass through undetached.
+func TestDetachingServerWrapsEveryResourceRPC(t *testing.T) {
+	perProcess := map[string]bool{
+		"GetMetadata": true, "GetProviderSchema": true, "GetResourceIdentitySchemas": true,
+		"ValidateProviderConfig": true, "ConfigureProvider": true, "StopProvider": true,
+		"GetFunctions": true, "CallFunction": true, // the provider has no functions
+	}
+	file, err := parser.ParseFile(token.NewFileSet(), "server.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped := map[string]bool{}
+	for _, decl := range file.Decls {
+		fn, ok := decl.(*ast.FuncDecl)
+		if !ok || fn.Recv == nil || len(fn.Recv.List) != 1 {
+			continue
+		}
+		if star, ok := fn.Recv.List[0].Type.(*ast.StarExpr); ok {
+			if id, ok := star.X.(*ast.Ident); ok && id.Name == "detachingServer" {
+				wrapped[fn.Name.Name] = true
+			}
+		}
+	}
+	rpcs := reflect.TypeOf((*tfprotov6.ProviderServer)(nil)).Elem()
+	for i := 0; i < rpcs.NumMethod(); i++ {
+		name := rpcs.Method(i).Name
+		if !perProcess[name] && !wrapped[name] {
+			t.Errorf("%s is called per resource but detachingServer does not wrap it", name)
+		}
+	}
 }

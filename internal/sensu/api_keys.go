@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,64 @@ type APIKey struct {
 // CreateAPIKeyRequest asks for a new key.
 type CreateAPIKeyRequest struct {
 	Username string
+	// Name is the key's name on 7.x. Empty: the client names it NamePrefix and 128 random
+	// bits. A chosen name is checked first, since Sensu's PUT would overwrite a key of that
+	// name; a taken one is a NameTakenError. 6.x names keys itself (the name is the key).
+	Name string
+	// NamePrefix starts a generated 7.x name; empty means GeneratedNamePrefix.
+	NamePrefix string
+	// Secret is the key's secret on 7.x; only its bcrypt hash is sent. Empty: the client
+	// generates one. See ValidateSecret.
+	Secret string
+}
+
+// Prefixes of the names the client gives 7.x keys. An ephemeral key whose revocation never
+// ran (the process was killed) is recognisable by its prefix.
+const (
+	GeneratedNamePrefix = "tf-"
+	EphemeralNamePrefix = "tf-ephemeral-"
+)
+
+// Bounds of a caller-chosen secret: it is a bearer credential, so at least 32 characters;
+// bcrypt reads no more than 72 bytes.
+const (
+	MinSecretLength = 32
+	MaxSecretLength = 72
+)
+
+// nameRule is Sensu's rule for resource names (NameRegex in sensu/core/v2). Sensu does not
+// apply it to API keys, but the name goes into every info and revoke URL.
+var nameRule = regexp.MustCompile(`\A[\w.\-:]+\z`)
+
+// ValidateKeyName reports why name cannot be a 7.x API key's name.
+func ValidateKeyName(name string) error {
+	if !nameRule.MatchString(name) {
+		return errors.New("a Sensu API key name may only contain letters, digits, '_', '.', '-' and ':'")
+	}
+	if IsDigest(name) {
+		// 6.x ids are digests: a 7.x name of that shape would make ids ambiguous.
+		return errors.New("a Sensu API key name must not look like a SHA-256 digest (64 hexadecimal digits), which is what a 6.x key's id is")
+	}
+	return nil
+}
+
+// ValidateSecret reports why secret cannot be a caller-chosen API key secret. The reason
+// never quotes the secret.
+func ValidateSecret(secret string) error {
+	switch {
+	case len(secret) < MinSecretLength:
+		return fmt.Errorf("the secret has %d characters; an API key is a bearer credential, so use at least %d random characters "+
+			"(for example from the random_password resource or an ephemeral secret)", len(secret), MinSecretLength)
+	case len(secret) > MaxSecretLength:
+		return fmt.Errorf("the secret has %d bytes; Sensu checks keys with bcrypt, which reads at most %d", len(secret), MaxSecretLength)
+	}
+	for i := 0; i < len(secret); i++ {
+		if c := secret[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("the secret has a character at position %d that is not a visible ASCII character; "+
+				"it is sent in an HTTP header (Authorization: Key <secret>), so use letters, digits and punctuation only", i+1)
+		}
+	}
+	return nil
 }
 
 // ListAPIKeysOptions filters a list.

@@ -507,6 +507,8 @@ func TestAPIKeysAgainstFake(t *testing.T) {
 type grant7Check struct {
 	t        *testing.T
 	username string
+	// nameRule is what the client's name must look like; nil means clientKeyName.
+	nameRule *regexp.Regexp
 
 	mu    sync.Mutex
 	names []string
@@ -539,7 +541,11 @@ func (g *grant7Check) verify(t *testing.T, body []byte) {
 		t.Errorf("grant spec %s: %v", raw["spec"], err)
 		return
 	}
-	if !clientKeyName.MatchString(parsed.Metadata.Name) || parsed.Username != g.username {
+	rule := g.nameRule
+	if rule == nil {
+		rule = clientKeyName
+	}
+	if !rule.MatchString(parsed.Metadata.Name) || parsed.Username != g.username {
 		t.Errorf("grant spec names %q for %q", parsed.Metadata.Name, parsed.Username)
 	}
 	if _, err := bcrypt.Cost(parsed.Hash); err != nil {

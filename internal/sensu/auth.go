@@ -279,6 +279,12 @@ func (m *tokenManager) store(r request, resp *response) error {
 			m.expiresAt = now.Add(time.Unix(t.ExpiresAt, 0).Sub(date))
 		}
 		m.refreshAt = refreshTime(now, m.expiresAt)
+		if !m.expiresAt.After(now) {
+			// Expired on arrival, by a clock or a rounding (both are whole seconds) that can't
+			// be trusted: renewing before each request would only get more such tokens. Use it
+			// until Sensu says 401, as a token of unknown expiry.
+			m.refreshAt, m.expiresAt = time.Time{}, time.Time{}
+		}
 	}
 	m.version++
 	return nil

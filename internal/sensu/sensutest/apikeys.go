@@ -124,6 +124,7 @@ func (s *Server) grant6(username, createdBy string, checkUser bool) (APIKey, err
 	s.render(k)
 	s.keys[name] = k
 	s.sortedOK = false
+	s.keySecrets = append(s.keySecrets, name)
 	return k.public(), nil
 }
 
@@ -177,6 +178,7 @@ func (s *Server) grant7(req grant7Request) (APIKey, error) {
 		sum := sha256.Sum256([]byte(secret))
 		s.bySecret[sum] = name
 		k.shas = append(k.shas, sum)
+		s.keySecrets = append(s.keySecrets, secret)
 	} else {
 		s.clientHashed[name] = hash
 		s.hashedGen++
@@ -241,6 +243,7 @@ func (s *Server) keyIdentity(secret string) (identity, bool) {
 		if k != nil && bytes.Equal(k.hash, c.hash) {
 			s.bySecret[sum] = k.name
 			k.shas = append(k.shas, sum)
+			s.keySecrets = append(s.keySecrets, secret)
 			id, ok := s.keyOwnerLocked(k)
 			s.mu.Unlock()
 			return id, ok
@@ -470,6 +473,15 @@ func (s *Server) handleDelete(w http.ResponseWriter, name string) {
 	}
 	w.Header().Set("Content-Type", appJSON)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// KeySecrets returns every API key secret the server has known, revoked keys included: the
+// keys it generated, and secrets of client-hashed 7.x keys that authenticated. Tests scan
+// output for them.
+func (s *Server) KeySecrets() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]string(nil), s.keySecrets...)
 }
 
 // APIKeys returns the stored keys sorted by name.

@@ -78,6 +78,7 @@ type Server struct {
 	access       map[string]*accessToken
 	refresh      map[string]*refreshToken
 	issued       []string
+	keySecrets   []string // see KeySecrets
 
 	cmu    sync.Mutex
 	counts map[string]int

@@ -646,6 +646,11 @@ func TestClientHash(t *testing.T) {
 	if keys[slices.IndexFunc(keys, func(k APIKey) bool { return k.Name == "tf-hashed" })].Key != "" {
 		t.Fatal("the server cannot know a client-hashed secret")
 	}
+	// For secret scans: the generated key's secret, and the client's once it authenticated.
+	generated := keys[slices.IndexFunc(keys, func(k APIKey) bool { return k.Name != "tf-hashed" })].Key
+	if known := s.KeySecrets(); len(known) != 2 || !slices.Contains(known, clientSecret) || !slices.Contains(known, generated) {
+		t.Fatalf("KeySecrets has %d secrets, want the generated and the client's", len(known))
+	}
 	// Overwriting with PUT replaces the hash: the old secret stops working.
 	status, _, resp = call(t, nil, "PUT", s.URL()+pathKeys, "Bearer "+tok, `{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"tf-hashed"},"username":"dev"}}`)
 	if status != 201 || s.KeyAuthenticates(clientSecret) {
