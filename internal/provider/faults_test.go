@@ -19,8 +19,12 @@ import (
 
 // faultCase is one row of the fault matrix: what goes wrong while Terraform applies keys.
 type faultCase struct {
-	name     string
-	keys     int
+	name string
+	keys int
+	// ephemeralKeys, when set, is keys for the ephemeral variant. Terraform closes the
+	// instances of an ephemeral resource one after another, so each revocation's latency
+	// adds up at the end of every walk.
+	ephemeralKeys int
 	opts     sensutest.Options
 	timeout  string
 	onApply  func(s *sensutest.Server, grantRoute string) // faults for the first apply
@@ -58,7 +62,8 @@ func faultCases() []faultCase {
 		{name: "grant timeouts", keys: 20, timeout: "1s", onApply: grantFault(sensutest.Fault{Delay: 3 * time.Second, Count: 3})},
 		{name: "grant committed after the client timed out", keys: 20, timeout: "1s",
 			onApply: grantFault(sensutest.Fault{Delay: 1500 * time.Millisecond, ProcessLate: true, Count: 3})},
-		{name: "token expiry mid-apply", keys: 40, opts: sensutest.Options{TokenTTL: time.Second, Latency: 400 * time.Millisecond}},
+		// 10 ephemeral keys still revoke for 4 s at the end of each walk: several token lifetimes.
+		{name: "token expiry mid-apply", keys: 40, ephemeralKeys: 10, opts: sensutest.Options{TokenTTL: time.Second, Latency: 400 * time.Millisecond}},
 		{name: "API restart mid-apply", keys: 20, opts: sensutest.Options{Latency: 100 * time.Millisecond}, during: func(s *sensutest.Server) {
 			time.Sleep(400 * time.Millisecond)
 			if err := s.Restart(); err != nil {
@@ -112,6 +117,9 @@ func runFault(t *testing.T, fc faultCase, gen sensutest.Generation, ephemeral bo
 	timeout := fc.timeout
 	if timeout == "" {
 		timeout = "15s"
+	}
+	if ephemeral && fc.ephemeralKeys > 0 {
+		fc.keys = fc.ephemeralKeys
 	}
 	config := fmt.Sprintf(`
 provider "sensu" {
