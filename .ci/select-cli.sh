@@ -53,6 +53,12 @@ emit() {
 }
 
 if [ -n "${TF_ACC_TERRAFORM_PATH:-}" ]; then
+  # go test runs in the package's directory: make the path absolute.
+  case $TF_ACC_TERRAFORM_PATH in
+    /*) ;;
+    */*) TF_ACC_TERRAFORM_PATH=$PWD/$TF_ACC_TERRAFORM_PATH ;;
+    *) TF_ACC_TERRAFORM_PATH=$(command -v "$TF_ACC_TERRAFORM_PATH" || echo "$TF_ACC_TERRAFORM_PATH") ;;
+  esac
   if fits "$TF_ACC_TERRAFORM_PATH"; then emit "$TF_ACC_TERRAFORM_PATH" "TF_ACC_TERRAFORM_PATH"; fi
   if [ "$name" != OpenTofu ] || [ "$want" != terraform ]; then
     echo "TF_ACC_TERRAFORM_PATH=$TF_ACC_TERRAFORM_PATH $why." >&2
