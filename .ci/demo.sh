@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# `make demo`: builds the provider, installs Terraform if missing, starts the in-memory Sensu
-# API on loopback (unless SENSU_API_URL points at a real backend), then grants a key, looks it
-# up, proves it authenticates, destroys it and proves it is revoked. Exits non-zero on any
-# failed step. The key itself is never printed.
+# `make demo`: builds the provider, picks a CLI (.ci/select-cli.sh: TF_ACC_TERRAFORM_PATH, else
+# the terraform on PATH, else Terraform 1.8.5 built once), starts the in-memory Sensu API on
+# loopback (unless SENSU_API_URL points at a real backend), then grants a key, looks it up,
+# proves it authenticates, destroys it and proves it is revoked. Exits non-zero on any failed
+# step. The key itself is never printed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,9 +25,21 @@ say "Building the provider"
 go build -o "$work/plugins/terraform-provider-sensu" .
 ok "built $(basename "$work")/plugins/terraform-provider-sensu"
 
-say "Installing Terraform 1.8.5 if missing"
-terraform=$(.ci/install-cli.sh terraform)
-ok "$("$terraform" version 2>/dev/null | head -n1)"
+say "Picking the CLI: TF_ACC_TERRAFORM_PATH, else terraform on PATH, else Terraform 1.8.5 (built once)"
+.ci/select-cli.sh 2>&1 >"$work/cli" | sed -u 's/^/    /' || fail "no CLI to run"
+eval "$(cat "$work/cli")"
+ok "$cli_name $cli_version"
+
+# cli_at_least TERRAFORM [OPENTOFU]: the CLI is Terraform TERRAFORM or later, or OpenTofu
+# OPENTOFU or later (no OPENTOFU: OpenTofu lacks the feature). Gates steps that need a newer
+# CLI than the oldest supported, for example:
+#   if cli_at_least 1.10 1.11; then ...ephemeral resource...; fi
+#   if cli_at_least 1.14; then ...terraform query...; fi
+cli_at_least() {
+  local want=$1
+  if [ "$cli_name" = OpenTofu ]; then want=${2:-}; [ -n "$want" ] || return 1; fi
+  [ "$(printf '%s\n%s\n' "$cli_version" "$want" | sort -V | head -n1)" = "$want" ]
+}
 
 if [ -z "${SENSU_API_URL:-}" ]; then
   say "Starting the in-memory Sensu API on loopback (Sensu Go ${SENSU_DEMO_GENERATION:-6}.x wire format)"
@@ -53,7 +66,22 @@ provider_installation {
 CFG
 export TF_CLI_CONFIG_FILE="$work/cli.tfrc"
 cp examples/demo/main.tf "$work/"
-tf() { "$terraform" -chdir="$work" "$@"; }
+tf() { "$cli" -chdir="$work" "$@"; }
+
+# show: a CLI command's output (stdout and stderr, colours removed), indented, without blank
+# lines and without the "Provider development overrides are in effect" warning: the CLI config
+# above causes it, and it says nothing to a reader of the demo. Every other warning is kept.
+# Commands that can warn run with colour on, because only then do Terraform and OpenTofu draw
+# a diagnostic as a box (╷ ... ╵) whose end can be told apart from the output that follows.
+show() {
+  sed -E 's/\x1b\[[0-9;]*m//g' | awk '
+    /^╷/ { block = $0 "\n"; boxed = 1; next }
+    boxed { block = block $0 "\n" }
+    boxed && /^╵/ { boxed = 0; if (block !~ /Provider development overrides are in effect/) printf "%s", block; next }
+    !boxed { print }
+    END { if (boxed) printf "%s", block }
+  ' | grep -vE '^\s*$' | sed 's/^/    /'
+}
 username=${SENSU_DEMO_USERNAME:-admin}
 
 # authenticates KEY: the HTTP status of an API call made with the key alone.
@@ -66,12 +94,12 @@ authenticates() {
 }
 
 say "Granting a key for user '$username' (terraform apply)"
-tf apply -auto-approve -input=false -no-color -var "username=$username" | grep -vE '^\s*$' | sed 's/^/    /'
+tf apply -auto-approve -input=false -var "username=$username" 2>&1 | show
 id=$(tf output -raw id)
 ok "granted key $id"
 
 say "Looking it up (data sources)"
-tf output -no-color lookup | sed 's/^/    /'
+tf output -no-color lookup 2>&1 | show
 ok "the user has $(tf output -raw keys_of_user) key(s)"
 
 say "Proving the key authenticates (GET /api/core/v2/namespaces/default/checks with Authorization: Key)"
@@ -81,7 +109,7 @@ status=$(authenticates "$key")
 ok "HTTP $status"
 
 say "Destroying it (terraform destroy)"
-tf destroy -auto-approve -input=false -no-color -var "username=$username" | grep -vE '^\s*$' | sed 's/^/    /'
+tf destroy -auto-approve -input=false -var "username=$username" 2>&1 | show
 ok "destroyed"
 
 say "Proving the key is revoked"
