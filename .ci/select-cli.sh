@@ -11,13 +11,23 @@
 #   provider_host=registry.terraform.io|registry.opentofu.org (for TF_ACC_PROVIDER_HOST)
 #
 #   .ci/select-cli.sh             # Terraform or OpenTofu
-#   .ci/select-cli.sh terraform   # Terraform only (tfplugindocs runs `terraform`)
+#   .ci/select-cli.sh terraform   # Terraform only
+#   .ci/select-cli.sh docs        # Terraform that reports every kind of schema the provider
+#                                 # has, for tfplugindocs: 1.14 or later (list resources), else
+#                                 # the newest Terraform of the matrix, built once
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 min_terraform=$("$root/.ci/install-cli.sh" --version terraform)
 min_opentofu=$("$root/.ci/install-cli.sh" --version tofu)
 want=${1:-any}
+fallback=terraform strict=true
+if [ "$want" = docs ]; then
+  # `terraform providers schema -json` leaves out ephemeral resources before 1.10 and list
+  # resources before 1.14, and tfplugindocs documents only what it reports. An older
+  # TF_ACC_TERRAFORM_PATH (CI points it at the oldest Terraform) is passed over, not refused.
+  want=terraform min_terraform=1.14.0 fallback=terraform-newest strict=false
+fi
 
 # version_at_least A B: version A (any -suffix ignored) is B or later.
 version_at_least() {
@@ -60,7 +70,7 @@ if [ -n "${TF_ACC_TERRAFORM_PATH:-}" ]; then
     *) TF_ACC_TERRAFORM_PATH=$(command -v "$TF_ACC_TERRAFORM_PATH" || echo "$TF_ACC_TERRAFORM_PATH") ;;
   esac
   if fits "$TF_ACC_TERRAFORM_PATH"; then emit "$TF_ACC_TERRAFORM_PATH" "TF_ACC_TERRAFORM_PATH"; fi
-  if [ "$name" != OpenTofu ] || [ "$want" != terraform ]; then
+  if $strict && { [ "$name" != OpenTofu ] || [ "$want" != terraform ]; }; then
     echo "TF_ACC_TERRAFORM_PATH=$TF_ACC_TERRAFORM_PATH $why." >&2
     echo "Point it at Terraform >= $min_terraform or OpenTofu >= $min_opentofu, or unset it to use the terraform on PATH." >&2
     exit 1
@@ -73,7 +83,7 @@ if on_path=$(command -v terraform); then
   echo "Not using the terraform on PATH ($on_path): it $why." >&2
 fi
 
-echo "No Terraform >= $min_terraform found: installing Terraform $min_terraform." >&2
-built=$("$root/.ci/install-cli.sh" terraform)
+echo "No Terraform >= $min_terraform found: installing Terraform $("$root/.ci/install-cli.sh" --version "$fallback")." >&2
+built=$("$root/.ci/install-cli.sh" "$fallback")
 fits "$built" || { echo "$built $why" >&2; exit 1; }
 emit "$built" "built by .ci/install-cli.sh"
