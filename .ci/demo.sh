@@ -2,7 +2,8 @@
 # `make demo`: builds the provider, picks a CLI (.ci/select-cli.sh: TF_ACC_TERRAFORM_PATH, else
 # the terraform on PATH, else Terraform 1.8.5 built once), starts the in-memory Sensu API on
 # loopback (unless SENSU_API_URL points at a real backend), then grants a key, looks it up,
-# proves it authenticates, destroys it and proves it is revoked. Exits non-zero on any failed
+# proves it authenticates, destroys it and proves it is revoked; with a CLI that has ephemeral
+# resources, it also uses an ephemeral key and proves it revoked. Exits non-zero on any failed
 # step. The key itself is never printed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -117,4 +118,35 @@ status=$(authenticates "$key")
 [ "$status" = 401 ] || fail "the revoked key got HTTP $status, want 401"
 ok "HTTP $status: the key no longer authenticates"
 
-say "Demo finished: grant -> lookup -> key works -> destroy -> key revoked"
+# tf_in DIR ARGS...: a CLI command in one of the demo's other configurations.
+tf_in() { local dir=$1; shift; "$cli" -chdir="$work/$dir" "$@"; }
+key_ids() { tf_in keys apply -auto-approve -input=false -no-color -var "username=$username" >/dev/null && tf_in keys output -raw ids; }
+steps="grant -> lookup -> key works -> destroy -> key revoked"
+
+if cli_at_least 1.10 1.11; then
+  mkdir -p "$work/ephemeral" "$work/keys"
+  cp examples/demo/ephemeral/main.tf "$work/ephemeral/"
+  cp examples/demo/keys/main.tf "$work/keys/"
+  before=" $(key_ids) "
+
+  say "An ephemeral key: a second provider block lists keys with it; revoked when the run ends (terraform apply)"
+  tf_in ephemeral apply -auto-approve -input=false -var "username=$username" 2>&1 | show
+  seen=$(tf_in ephemeral output -raw ids_seen_with_the_ephemeral_key)
+  new=()
+  for id in $seen; do [[ $before == *" $id "* ]] || new+=("$id"); done
+  [ ${#new[@]} -ge 1 ] || fail "the provider block that used the ephemeral key saw no new key"
+  ok "listed with the ephemeral key ${new[*]}: it authenticated during the run"
+  grep -q '"ids_seen_with_the_ephemeral_key"' "$work/ephemeral/terraform.tfstate" || fail "no state was written"
+  grep -qE '"(key|api_key)"' "$work/ephemeral/terraform.tfstate" && fail "the state holds a key attribute"
+  ok "the state holds the output, and no key"
+
+  say "Proving every ephemeral key is revoked after the run"
+  after=" $(key_ids) "
+  for id in "${new[@]}"; do [[ $after == *" $id "* ]] && fail "the ephemeral key $id still exists"; done
+  ok "none of them exists any more"
+  steps="$steps -> ephemeral key used and revoked"
+else
+  say "Skipping the ephemeral step: $cli_name $cli_version has no ephemeral resources (Terraform 1.10+, OpenTofu 1.11+)"
+fi
+
+say "Demo finished: $steps"
