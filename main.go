@@ -2,10 +2,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"log"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
@@ -28,8 +30,25 @@ func main() {
 		opts = append(opts, tf6server.WithManagedDebug())
 	}
 	err := tf6server.Serve("registry.terraform.io/sensu-community/sensu", provider.NewProtocol6Server(version), opts...)
+	revokeUnclosedEphemeralKeys()
 	if err != nil {
 		log.Fatal(err)
+	}
+}
+
+// revokeUnclosedEphemeralKeys revokes the ephemeral keys that Terraform opened in this process
+// and did not close, which it skips when something using them failed. Serve has returned:
+// Terraform asked the process to end and kills it 2 seconds later. What can't be revoked in
+// time is logged by id (Terraform keeps provider stderr in its own log).
+func revokeUnclosedEphemeralKeys() {
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	revoked, failed := provider.RevokeUnclosedEphemeralKeys(ctx)
+	for _, id := range revoked {
+		log.Printf("[INFO] revoked the ephemeral Sensu API key %s, which Terraform did not close", id)
+	}
+	for id, err := range failed {
+		log.Printf("[ERROR] the ephemeral Sensu API key %s, which Terraform did not close, could not be revoked: %v", id, err)
 	}
 }
 

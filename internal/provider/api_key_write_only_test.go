@@ -111,6 +111,11 @@ func TestAccAPIKeyResource_writeOnlyNeedsTerraform111(t *testing.T) {
 	})
 }
 
+// namedWithKeepers is a named key with a keeper, to replace it without renaming it.
+func namedWithKeepers(b *testBackend, name, keeper string) string {
+	return b.providerConfig + fmt.Sprintf("\nresource \"sensu_api_key\" \"test\" {\n  username = %q\n  name     = %q\n  keepers  = { rotation = %q }\n}\n", b.username, name, keeper)
+}
+
 // TestAccAPIKeyResource_name: on 7.x a chosen name becomes the id, changing it replaces the
 // key, a taken name is refused with its owner, and an existing key adopted with an import
 // block takes its name into the configuration without being replaced. On 6.x it is refused.
@@ -145,6 +150,18 @@ func TestAccAPIKeyResource_name(t *testing.T) {
 					Check: checkGrantedKey(b),
 				},
 				{Config: named(first), PlanOnly: true},
+				// Rotating a named key: Terraform plans the new key without prior state, and the
+				// name it finds taken is the one of the key being replaced.
+				{
+					Config: namedWithKeepers(b, first, "2"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResource, plancheck.ResourceActionReplace)},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(testResource, tfjsonpath.New("id"), knownvalue.StringExact(first)),
+					},
+					Check: checkGrantedKey(b),
+				},
 				{
 					Config: named(second),
 					ConfigPlanChecks: resource.ConfigPlanChecks{
