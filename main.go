@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"flag"
+	"io"
 	"log"
 	"os"
 	"runtime/debug"
@@ -29,8 +30,10 @@ func main() {
 	if debugMode {
 		opts = append(opts, tf6server.WithManagedDebug())
 	}
+	// Serve swaps os.Stderr for a pipe that ends with it; Terraform reads the original.
+	stderr := os.Stderr
 	err := tf6server.Serve("registry.terraform.io/sensu-community/sensu", provider.NewProtocol6Server(version), opts...)
-	revokeUnclosedEphemeralKeys()
+	revokeUnclosedEphemeralKeys(stderr)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -38,17 +41,22 @@ func main() {
 
 // revokeUnclosedEphemeralKeys revokes the ephemeral keys that Terraform opened in this process
 // and did not close, which it skips when something using them failed. Serve has returned:
-// Terraform asked the process to end and kills it 2 seconds later. What can't be revoked in
-// time is logged by id (Terraform keeps provider stderr in its own log).
-func revokeUnclosedEphemeralKeys() {
+// Terraform asked the process to end and kills it 2 seconds later. The outcome goes to
+// Terraform's log (TF_LOG=INFO), by key id.
+func revokeUnclosedEphemeralKeys(stderr io.Writer) {
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
 	defer cancel()
 	revoked, failed := provider.RevokeUnclosedEphemeralKeys(ctx)
+	if len(revoked) == 0 && len(failed) == 0 {
+		return
+	}
+	// go-plugin logs a plugin's stderr line at the level its "[LEVEL]" prefix names.
+	logger := log.New(stderr, "", 0)
 	for _, id := range revoked {
-		log.Printf("[INFO] revoked the ephemeral Sensu API key %s, which Terraform did not close", id)
+		logger.Printf("[INFO] Revoked an ephemeral Sensu API key that Terraform did not close: id=%s", id)
 	}
 	for id, err := range failed {
-		log.Printf("[ERROR] the ephemeral Sensu API key %s, which Terraform did not close, could not be revoked: %v", id, err)
+		logger.Printf("[ERROR] Could not revoke an ephemeral Sensu API key that Terraform did not close, and it still authenticates: id=%s error=%q", id, err.Error())
 	}
 }
 

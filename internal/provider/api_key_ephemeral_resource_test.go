@@ -388,7 +388,7 @@ resource "sensu_api_key" "fails" {
 			}
 		}
 		t.Logf("keys the provider revoked because Terraform did not close them: %d",
-			strings.Count(out, "which Terraform did not close"))
+			strings.Count(out, "Revoked an ephemeral Sensu API key that Terraform did not close"))
 	})
 }
 
