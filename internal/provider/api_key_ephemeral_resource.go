@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -74,8 +76,9 @@ func (e *apiKeyEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRe
 			},
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Sensu Go 7.x only: the key's name, instead of `" + sensu.EphemeralNamePrefix + "` and 32 random " +
-					"hexadecimal digits. The generated prefix makes a key whose revocation never ran (Terraform was killed) easy to find. " +
-					"A name that a key already has is an error, since Sensu would overwrite that key. On Sensu Go 6.x setting it is an error.",
+					"hexadecimal digits. The generated prefix, and on every ephemeral key the label `" + sensu.EphemeralLabel + "=true`, make a key " +
+					"whose revocation never ran (Terraform was killed) easy to find. A name that a key already has is an error, since Sensu " +
+					"would overwrite that key; so is a name when two runs open the same named key at once. On Sensu Go 6.x setting it is an error.",
 				Optional: true,
 				Validators: []validator.String{
 					clientValidator{describe: "a valid Sensu API key name", check: sensu.ValidateKeyName},
@@ -124,25 +127,41 @@ func (e *apiKeyEphemeralResource) Open(ctx context.Context, req ephemeral.OpenRe
 		Username:   config.Username.ValueString(),
 		Name:       config.Name.ValueString(),
 		NamePrefix: sensu.EphemeralNamePrefix,
+		Labels:     map[string]string{sensu.EphemeralLabel: "true"},
 	})
 	if err != nil {
 		addGrantError(&resp.Diagnostics, e.client, "Error Granting Ephemeral Sensu API Key", err)
+		if sensu.IsNameTaken(err) {
+			resp.Diagnostics.AddAttributeWarning(path.Root("name"), "A Run That Was Killed Leaves Its Ephemeral Key",
+				"If the key of this name is a leftover of a run that was killed before it could revoke it, revoke it by hand; "+
+					"ephemeral keys are labelled: sensuctl api-key list --label-selector '"+sensu.EphemeralLabel+" == true'.")
+		}
 		return
 	}
 	tflog.Debug(ctx, "Granted ephemeral Sensu API key", map[string]any{"id": key.ID, "username": key.Username})
+	opened := openedKey{ID: key.ID, Name: key.Name, Username: key.Username, Generation: gen}
+	defer func() {
+		if resp.Diagnostics.HasError() {
+			// Terraform will not close what failed to open: revoke the key now.
+			e.revoke(ctx, opened, &resp.Diagnostics)
+		}
+	}()
 
-	opened, err := json.Marshal(openedKey{ID: key.ID, Name: key.Name, Username: key.Username, Generation: gen})
-	if err == nil {
-		resp.Diagnostics.Append(resp.Private.SetKey(ctx, openedKeyPrivateKey, opened)...)
+	data, err := json.Marshal(opened)
+	if err != nil {
+		resp.Diagnostics.AddError("Error Granting Ephemeral Sensu API Key", "Recording the key for its revocation failed: "+err.Error())
+		return
 	}
-	if err != nil || resp.Diagnostics.HasError() {
-		// Without the private data Close could not revoke the key: revoke it now.
-		e.revoke(ctx, openedKey{ID: key.ID, Name: key.Name, Username: key.Username, Generation: gen}, &resp.Diagnostics)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, openedKeyPrivateKey, data)...)
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	config.ID = types.StringValue(key.ID)
 	config.Key = types.StringValue(key.Key)
 	resp.Diagnostics.Append(resp.Result.Set(ctx, config)...)
+	if !resp.Diagnostics.HasError() {
+		unclosed.add(e.client, opened)
+	}
 }
 
 // Close revokes the key. Terraform calls it at the end of every walk that opened the key,
@@ -150,18 +169,22 @@ func (e *apiKeyEphemeralResource) Open(ctx context.Context, req ephemeral.OpenRe
 func (e *apiKeyEphemeralResource) Close(ctx context.Context, req ephemeral.CloseRequest, resp *ephemeral.CloseResponse) {
 	data, diags := req.Private.GetKey(ctx, openedKeyPrivateKey)
 	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() || data == nil {
-		return
-	}
 	var opened openedKey
-	if err := json.Unmarshal(data, &opened); err != nil || opened.Name == "" {
+	if err := json.Unmarshal(data, &opened); resp.Diagnostics.HasError() || err != nil || opened.Name == "" {
 		resp.Diagnostics.AddError("Cannot Revoke Ephemeral Sensu API Key",
-			"Terraform handed back no usable record of the key to revoke. Please report this issue to the provider developers; "+
-				"meanwhile list the keys (sensuctl api-key list) and revoke those named "+sensu.EphemeralNamePrefix+"… that no run still uses.")
+			"Terraform handed back no usable record of the key that this ephemeral resource granted, so it could not be revoked, "+
+				"and it still authenticates. Please report this issue to the provider developers. "+findLeftovers)
 		return
 	}
+	unclosed.remove(opened)
 	e.revoke(ctx, opened, &resp.Diagnostics)
 }
+
+// findLeftovers says how to find ephemeral keys that were never revoked.
+const findLeftovers = "On Sensu Go 7.x, ephemeral keys carry the label " + sensu.EphemeralLabel + "=true: " +
+	"`sensuctl api-key list --label-selector '" + sensu.EphemeralLabel + " == true'` lists them, and " +
+	"`sensuctl api-key revoke NAME --skip-confirm` revokes one. On 6.x, list the user's keys " +
+	"(`sensuctl api-key list`) and revoke those created when the run was that nothing else holds."
 
 func (e *apiKeyEphemeralResource) revoke(ctx context.Context, k openedKey, diags *diag.Diagnostics) {
 	if e.client == nil {
@@ -181,4 +204,62 @@ func (e *apiKeyEphemeralResource) revoke(ctx context.Context, k openedKey, diags
 		return
 	}
 	tflog.Debug(ctx, "Revoked ephemeral Sensu API key", map[string]any{"id": k.ID})
+}
+
+// unclosed holds the ephemeral keys this provider process opened and Terraform has not
+// closed yet. Terraform skips closing an ephemeral resource when something that uses its
+// result fails (Terraform 1.11 to 1.16 and OpenTofu 1.12 alike): RevokeUnclosedEphemeralKeys,
+// which main calls as the process ends, revokes those.
+var unclosed = &unclosedKeys{keys: map[openedKey]*sensu.Client{}}
+
+type unclosedKeys struct {
+	mu   sync.Mutex
+	keys map[openedKey]*sensu.Client
+}
+
+func (u *unclosedKeys) add(client *sensu.Client, k openedKey) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.keys[k] = client
+}
+
+func (u *unclosedKeys) remove(k openedKey) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.keys, k)
+}
+
+func (u *unclosedKeys) take() map[openedKey]*sensu.Client {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	keys := u.keys
+	u.keys = map[openedKey]*sensu.Client{}
+	return keys
+}
+
+// RevokeUnclosedEphemeralKeys revokes, concurrently and within ctx, every ephemeral key this
+// process opened that Terraform never closed, and returns the ids of those it could not
+// revoke. Terraform gives a provider process 2 seconds to end once it has asked it to.
+func RevokeUnclosedEphemeralKeys(ctx context.Context) (revoked []string, failed map[string]error) {
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+	)
+	failed = map[string]error{}
+	for k, client := range unclosed.take() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := client.DeleteAPIKey(ctx, k.Name)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil && !sensu.IsNotFound(err) {
+				failed[k.ID] = err
+				return
+			}
+			revoked = append(revoked, k.ID)
+		}()
+	}
+	wg.Wait()
+	return revoked, failed
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/sensu-community/terraform-provider-sensu/internal/sensu"
+	"github.com/sensu-community/terraform-provider-sensu/internal/sensu/sensutest"
 )
 
 // testAccEchoProviderFactories adds terraform-plugin-testing's echo provider, which copies
@@ -119,10 +120,7 @@ func TestAccAPIKeyEphemeralResource(t *testing.T) {
 				t.Error(err)
 			}
 		}
-		grantRoute := "POST /api/core/v2/apikeys"
-		if !b.gen.NamesAreSecret() {
-			grantRoute = "PUT /api/core/v2/apikeys"
-		}
+		grantRoute := grantRouteOf(b)
 		config := ephemeralConfig(b, "")
 
 		resource.Test(t, resource.TestCase{
@@ -146,10 +144,17 @@ func TestAccAPIKeyEphemeralResource(t *testing.T) {
 				},
 				// A plan alone opens (and closes) a key too.
 				{Config: config, PlanOnly: true},
-				// A failed apply still revokes: the grant for an unknown user fails after the
-				// ephemeral key was opened.
+				// A failed apply still revokes. (When what fails uses the ephemeral key itself,
+				// Terraform does not close it, and the provider revokes it as its process ends:
+				// TestAccAPIKeyEphemeralResource_failedApplySkipsClose covers that through the
+				// real CLI, since in-process providers here never end.)
 				{
-					PreConfig: noneLeft,
+					PreConfig: func() {
+						noneLeft()
+						if b.server != nil {
+							b.server.ResetCounters()
+						}
+					},
 					Config: config + fmt.Sprintf(`
 resource "sensu_api_key" "fails" {
   username = %q
@@ -157,19 +162,28 @@ resource "sensu_api_key" "fails" {
 `, "no-such-user-"+acctest.RandString(8)),
 					ExpectError: diagPattern("Sensu has no such user"),
 				},
-				{PreConfig: noneLeft, Config: config, PlanOnly: true},
+				{
+					PreConfig: func() {
+						noneLeft()
+						if b.server == nil {
+							return
+						}
+						// The plan and the apply walk of the failed apply each granted and revoked
+						// a key; the one other grant request was the failing resource's, which
+						// Sensu refused (HTTP 400) without creating a key.
+						counts := b.server.Requests()
+						grants, revokes := counts[grantRoute]-1, counts["DELETE /api/core/v2/apikeys/{name}"]
+						if grants < 2 || grants != revokes {
+							t.Errorf("the failed apply made %d ephemeral grants and %d revocations; want one revocation per grant, "+
+								"in its plan and its apply walk", grants, revokes)
+						}
+					},
+					Config:   config,
+					PlanOnly: true,
+				},
 			},
 		})
 		noneLeft()
-		if b.server != nil {
-			// Every ephemeral grant, in every walk, was revoked. The one other grant request was
-			// the failing resource's, which Sensu refused (HTTP 400) without creating a key.
-			counts := b.server.Requests()
-			grants, revokes := counts[grantRoute]-1, counts["DELETE /api/core/v2/apikeys/{name}"]
-			if grants < 4 || grants != revokes {
-				t.Errorf("%d ephemeral grants and %d revocations; want one revocation per grant, in at least 4 walks", grants, revokes)
-			}
-		}
 	})
 }
 
@@ -235,12 +249,78 @@ resource "echo" "test" {}
 					},
 				})
 		}
+		if b.server != nil {
+			steps = append(steps, revokeFailsSteps(t, b)...)
+		}
+		before, err := b.userKeyIDs(b.username)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccEchoProviderFactories,
 			TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 			Steps:                    steps,
 		})
+		if err := b.noKeysBeyond(b.username, before); err != nil {
+			t.Error(err)
+		}
 	})
+}
+
+// revokeFailsSteps make every revocation fail: the plan fails with an error that names the
+// key and says how to revoke it by hand. The next step lifts the fault, checks that (7.x) the
+// key left behind carries the label that finds it, and revokes it. In-memory only.
+func revokeFailsSteps(t *testing.T, b *testBackend) []resource.TestStep {
+	howTo := "Revoke it by hand with `sensuctl api-key revoke"
+	if b.gen.NamesAreSecret() {
+		howTo = "find it by its SHA-256 digest and revoke it by hand"
+	}
+	config := b.providerConfig + fmt.Sprintf(`
+ephemeral "sensu_api_key" "test" {
+  username = %q
+}
+
+provider "echo" {
+  data = ephemeral.sensu_api_key.test.id
+}
+
+resource "echo" "test" {}
+`, b.username)
+	existed := map[string]bool{}
+	return []resource.TestStep{
+		{
+			PreConfig: func() {
+				for _, k := range b.server.APIKeys() {
+					existed[k.Name] = true
+				}
+				b.server.InjectFault(sensutest.Fault{Method: "DELETE", Route: "/api/core/v2/apikeys/{name}", Status: 500, Count: 1000})
+			},
+			Config: config,
+			ExpectError: regexp.MustCompile(`(?s)Error Revoking Ephemeral Sensu API Key.*could not be revoked, and it still.*authenticates.*` +
+				strings.Join(strings.Fields(regexp.QuoteMeta(howTo)), `\s+`)),
+		},
+		{
+			PreConfig: func() {
+				b.server.ClearFaults()
+				var left []sensutest.APIKey
+				for _, k := range b.server.APIKeys() {
+					if !existed[k.Name] {
+						left = append(left, k)
+					}
+				}
+				if len(left) == 0 {
+					t.Error("no key was left behind by the failed revocation")
+				}
+				for _, k := range left {
+					if !b.gen.NamesAreSecret() && k.Labels[sensu.EphemeralLabel] != "true" {
+						t.Errorf("the ephemeral key %s left behind has no %s label", k.Name, sensu.EphemeralLabel)
+					}
+					b.server.RevokeAPIKey(k.Name)
+				}
+			},
+			Config: config,
+		},
+	}
 }
 
 // grantOutOfBand grants a 7.x key with a chosen name outside Terraform, revoked when the
@@ -257,4 +337,65 @@ func (b *testBackend) grantOutOfBand(t *testing.T, name string) string {
 		}
 	})
 	return k.Name
+}
+
+// TestAccAPIKeyEphemeralResource_failedApplySkipsClose runs the built provider through the real
+// CLI, because what it tests happens as the provider process ends: when a resource that uses
+// the ephemeral key's result fails, Terraform does not close the ephemeral resource (Terraform
+// 1.11 to 1.16, OpenTofu 1.12), and the provider revokes the key itself before it exits.
+func TestAccAPIKeyEphemeralResource_failedApplySkipsClose(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		before, err := b.userKeyIDs(b.username)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := newCLIRun(t, b.providerConfig+fmt.Sprintf(`
+ephemeral "sensu_api_key" "test" {
+  username = %[1]q
+}
+
+provider "sensu" {
+  alias   = "with_key"
+  api_url = %[2]q
+  api_key = ephemeral.sensu_api_key.test.key
+}
+
+resource "sensu_api_key" "fails" {
+  provider = sensu.with_key
+  username = %[3]q
+}
+`, b.username, b.url, "no-such-user-"+acctest.RandString(8)))
+		run.skipBelow("1.10.0")
+		if b.server != nil {
+			b.server.ResetCounters()
+		}
+		if run.run("apply", "-auto-approve", "-input=false") {
+			t.Fatal("the apply succeeded, but it grants a key to a user that does not exist")
+		}
+		out := run.output.String()
+		if !diagPattern("Sensu has no such user").MatchString(out) {
+			t.Fatalf("the apply failed for another reason:\n%s", tail(out, 30))
+		}
+		// The provider processes have ended when the CLI returns: nothing may be left.
+		if err := b.noKeysBeyond(b.username, before); err != nil {
+			t.Error(err)
+		}
+		if b.server != nil {
+			counts := b.server.Requests()
+			grants, revokes := counts[grantRouteOf(b)]-1, counts["DELETE /api/core/v2/apikeys/{name}"]
+			if grants < 2 || grants != revokes {
+				t.Errorf("%d ephemeral grants and %d revocations (besides the failing grant); want one revocation per grant", grants, revokes)
+			}
+		}
+		t.Logf("keys the provider revoked because Terraform did not close them: %d",
+			strings.Count(out, "Revoked an ephemeral Sensu API key that Terraform did not close"))
+	})
+}
+
+// grantRouteOf is the route of a grant on the backend's generation.
+func grantRouteOf(b *testBackend) string {
+	if b.gen.NamesAreSecret() {
+		return "POST /api/core/v2/apikeys"
+	}
+	return "PUT /api/core/v2/apikeys"
 }

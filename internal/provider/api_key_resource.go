@@ -2,8 +2,10 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -84,12 +86,14 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 			},
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Sensu Go 7.x only: the key's name (and so its `id`), instead of `tf-` and 32 random hexadecimal digits. " +
-					"Letters, digits, `_`, `.`, `-` and `:`. The provider first checks that no key has the name, because Sensu would " +
-					"silently overwrite it, and fails with the existing key's user if one does; so a replacement of a named key with " +
-					"`create_before_destroy` needs a new name too. Changing it replaces the key. On Sensu Go 6.x, where the key is its own name, setting it is an error.",
+					"Letters, digits, `_`, `.`, `-` and `:`, at most 253; names starting with `tf-ephemeral-` are kept for ephemeral keys. " +
+					"The provider first checks that no other key has the name, because Sensu would silently overwrite it, and fails with the " +
+					"existing key's user if one does; so a replacement of a named key with `create_before_destroy` needs a new name too. " +
+					"Changing it replaces the key. On Sensu Go 6.x, where the key is its own name, setting it is an error.",
 				Optional: true,
 				Validators: []validator.String{
 					clientValidator{describe: "a valid Sensu API key name", check: sensu.ValidateKeyName},
+					clientValidator{describe: "a name of its own", check: notEphemeralName},
 				},
 				PlanModifiers: []planmodifier.String{
 					stringplanmodifier.RequiresReplaceIf(nameChangeReplaces,
@@ -109,16 +113,18 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 				},
 			},
 			"key_wo": schema.StringAttribute{
-				MarkdownDescription: "Sensu Go 7.x only, Terraform 1.11 or later: the secret of the key, chosen by you (for example from an " +
-					"ephemeral `random_password`), between 32 and 72 visible ASCII characters. Write-only: Terraform never stores it, the " +
-					"provider sends Sensu only its bcrypt hash, and `key` stays null. Terraform cannot see a change of a write-only value, " +
-					"so change `key_wo_version` to replace the key with one for the new secret. On Sensu Go 6.x, which generates every key " +
-					"itself, setting it is an error.",
+				MarkdownDescription: "Sensu Go 7.x only, Terraform 1.11 or later: the secret of the key, chosen by you: random (for example " +
+					"an ephemeral `random_password`), between 32 and 72 visible ASCII characters, and never reused for another key. Write-only: " +
+					"Terraform never stores it, the provider sends Sensu only its bcrypt hash, and `key` stays null. Requires `key_wo_version`: " +
+					"Terraform cannot see a change of a write-only value, so change `key_wo_version` to replace the key with one for the new " +
+					"secret. Adding `key_wo` to a key granted without it (or imported), or removing it, replaces the key. On Sensu Go 6.x, " +
+					"which generates every key itself, setting it is an error.",
 				Optional:  true,
 				Sensitive: true,
 				WriteOnly: true,
 				Validators: []validator.String{
 					clientValidator{describe: "a usable API key secret", check: sensu.ValidateSecret},
+					stringvalidator.AlsoRequires(path.MatchRoot("key_wo_version")),
 				},
 			},
 			"key_wo_version": schema.Int64Attribute{
@@ -176,37 +182,67 @@ func (r *apiKeyResource) Create(ctx context.Context, req resource.CreateRequest,
 	plan.Key = types.StringValue(key.Key)
 	if !secret.IsNull() {
 		plan.Key = types.StringNull() // the configuration holds the secret; the state must not
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateKeyWO, []byte("true"))...)
 	}
 	plan.KeyWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 
+// Keys of the resource's private state.
+const (
+	// privateReplacing holds, in the plan of a key that a replacement may re-grant under the
+	// same name, that key's id: Terraform plans the new key a second time without prior state,
+	// and that second plan must not take the name for another key's. Never stored in state.
+	privateReplacing = "replacing"
+	// privateKeyWO marks a key granted with key_wo, so that adding or removing key_wo, which
+	// Terraform cannot see as a change of a write-only value, replaces the key.
+	privateKeyWO = "key_wo"
+)
+
 // ModifyPlan refuses at plan time what the backend cannot do (a chosen name or secret on
-// 6.x) and a name another key has, and plans `key` as null when key_wo sets it. It asks Sensu
-// only when the configuration sets either: for its version, once per provider process, and
-// whether a name is free, when a key would be granted under it.
+// 6.x) and a name another key has, replaces a key when key_wo is added or removed, and plans
+// `key` as null when key_wo sets it. It asks Sensu only when the configuration sets name or
+// key_wo: for its version, once per provider process, and whether the name is free, when a
+// key is to be granted under it.
 func (r *apiKeyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
 	}
-	var name, secret, priorName types.String
+	var name, secret, priorName, priorID types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("name"), &name)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("key_wo"), &secret)...)
-	if !req.State.Raw.IsNull() {
+	prior := !req.State.Raw.IsNull()
+	if prior {
 		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("name"), &priorName)...)
+		resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("id"), &priorID)...)
 	}
+	replacing, diags := req.Private.GetKey(ctx, privateReplacing)
+	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReplacing, nil)...) // this plan only
 	if resp.Diagnostics.HasError() {
 		return
+	}
+
+	if prior {
+		marked, diags := req.Private.GetKey(ctx, privateKeyWO)
+		resp.Diagnostics.Append(diags...)
+		if (len(marked) > 0) != !secret.IsNull() {
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("key_wo"))
+		}
+		if !name.IsNull() && name.Equal(priorName) {
+			id, _ := json.Marshal(priorID.ValueString())
+			resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReplacing, id)...)
+		}
+		return // a key is granted only in a plan without prior state (a replacement's second)
 	}
 	if secret.IsNull() && name.IsNull() {
 		return
 	}
-	granting := req.State.Raw.IsNull() || len(resp.RequiresReplace) > 0
-	if !secret.IsNull() && granting {
+	if !secret.IsNull() {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("key"), types.StringNull())...)
 	}
 	checkGrantOptions(ctx, r.client, name, secret, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() || !granting || name.IsNull() || name.IsUnknown() || name.Equal(priorName) {
+	if resp.Diagnostics.HasError() || r.client == nil || name.IsNull() || name.IsUnknown() {
 		return
 	}
 	// Refuse a taken name now rather than after Terraform has revoked the key it replaces.
@@ -214,11 +250,23 @@ func (r *apiKeyResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	existing, err := r.client.GetAPIKey(ctx, name.ValueString())
 	switch {
 	case err == nil:
+		if id, _ := json.Marshal(existing.ID); string(id) == string(replacing) {
+			return // the key this plan replaces (with create_before_destroy, Create refuses)
+		}
 		addGrantError(&resp.Diagnostics, r.client, "Sensu API Key Name Taken",
 			&sensu.NameTakenError{Name: existing.Name, Username: existing.Username, CreatedBy: existing.CreatedBy})
 	case !sensu.IsNotFound(err):
 		addAPIError(&resp.Diagnostics, r.client, "Error Checking Sensu API Key Name", err, nil)
 	}
+}
+
+// notEphemeralName keeps the names of ephemeral keys for them, so that a key whose run never
+// revoked it can be told apart by its name.
+func notEphemeralName(name string) error {
+	if strings.HasPrefix(name, sensu.EphemeralNamePrefix) {
+		return fmt.Errorf("names starting with %q are kept for the keys of the sensu_api_key ephemeral resource", sensu.EphemeralNamePrefix)
+	}
+	return nil
 }
 
 // nameChangeReplaces is name's RequiresReplaceIf: any change replaces the key, except adding
@@ -266,6 +314,7 @@ func (r *apiKeyResource) Update(ctx context.Context, req resource.UpdateRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReplacing, nil)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 }
 

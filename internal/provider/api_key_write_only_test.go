@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -102,13 +103,18 @@ func TestAccAPIKeyResource_writeOnlyNeedsTerraform111(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-			TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipAbove(tfversion.Version1_10_0)},
+			TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipAbove(version.Must(version.NewVersion("1.10.99")))},
 			Steps: []resource.TestStep{{
 				Config:      writeOnlyConfig(b, "", acctest.RandString(40), 1),
 				ExpectError: diagPattern("Terraform 1.11"),
 			}},
 		})
 	})
+}
+
+// namedWithKeepers is a named key with a keeper, to replace it without renaming it.
+func namedWithKeepers(b *testBackend, name, keeper string) string {
+	return b.providerConfig + fmt.Sprintf("\nresource \"sensu_api_key\" \"test\" {\n  username = %q\n  name     = %q\n  keepers  = { rotation = %q }\n}\n", b.username, name, keeper)
 }
 
 // TestAccAPIKeyResource_name: on 7.x a chosen name becomes the id, changing it replaces the
@@ -145,6 +151,18 @@ func TestAccAPIKeyResource_name(t *testing.T) {
 					Check: checkGrantedKey(b),
 				},
 				{Config: named(first), PlanOnly: true},
+				// Rotating a named key: Terraform plans the new key without prior state, and the
+				// name it finds taken is the one of the key being replaced.
+				{
+					Config: namedWithKeepers(b, first, "2"),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResource, plancheck.ResourceActionReplace)},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(testResource, tfjsonpath.New("id"), knownvalue.StringExact(first)),
+					},
+					Check: checkGrantedKey(b),
+				},
 				{
 					Config: named(second),
 					ConfigPlanChecks: resource.ConfigPlanChecks{
@@ -188,6 +206,93 @@ resource "sensu_api_key" "adopted" {
 					},
 				},
 			},
+		})
+	})
+}
+
+// keyConfig is a 7.x key with any of name, key_wo (with key_wo_version) set.
+func keyConfig(b *testBackend, name, secret string, version int) string {
+	var extra string
+	if name != "" {
+		extra += fmt.Sprintf("\n  name           = %q", name)
+	}
+	if secret != "" {
+		extra += fmt.Sprintf("\n  key_wo         = %q", secret)
+	}
+	if version > 0 {
+		extra += fmt.Sprintf("\n  key_wo_version = %d", version)
+	}
+	return b.providerConfig + fmt.Sprintf("\nresource \"sensu_api_key\" \"test\" {\n  username       = %q%s\n}\n", b.username, extra)
+}
+
+// TestAccAPIKeyResource_writeOnlyChanges: Terraform shows no change of a write-only value, so
+// the provider replaces a key when key_wo is added or removed; and a named key rotates with
+// key_wo_version under the same name. Also the errors of key_wo without key_wo_version and
+// of a name kept for ephemeral keys.
+func TestAccAPIKeyResource_writeOnlyChanges(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		steps := []resource.TestStep{
+			{
+				Config: b.providerConfig + fmt.Sprintf("\nresource \"sensu_api_key\" \"test\" {\n  username = %q\n  key_wo   = %q\n}\n",
+					b.username, acctest.RandString(40)),
+				ExpectError: diagPattern(`"key_wo_version" must be specified when "key_wo" is specified`),
+			},
+			{
+				Config:      keyConfig(b, "tf-ephemeral-"+acctest.RandString(8), "", 0),
+				ExpectError: diagPattern("are kept for the keys of the sensu_api_key ephemeral resource"),
+			},
+		}
+		if !b.gen.NamesAreSecret() {
+			first, second := acctest.RandString(40), acctest.RandString(40)
+			name := "tf-acc-wo-" + acctest.RandString(8)
+			replace := func(address string) resource.ConfigPlanChecks {
+				return resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(address, plancheck.ResourceActionReplace)}}
+			}
+			keyIsNull := statecheck.ExpectKnownValue(testResource, tfjsonpath.New("key"), knownvalue.Null())
+			steps = append(steps,
+				// key_wo_version alone is a keeper; adding key_wo with the same version changes no
+				// attribute Terraform can see, and must still replace the key, whose secret is in
+				// the state.
+				resource.TestStep{Config: keyConfig(b, "", "", 1), Check: checkGrantedKey(b)},
+				resource.TestStep{
+					Config:            keyConfig(b, "", first, 1),
+					ConfigPlanChecks:  replace(testResource),
+					ConfigStateChecks: []statecheck.StateCheck{keyIsNull},
+					Check:             checkSecretAuthenticates(b, first, true),
+				},
+				resource.TestStep{Config: keyConfig(b, "", first, 1), PlanOnly: true},
+				resource.TestStep{
+					Config:           keyConfig(b, name, first, 1),
+					ConfigPlanChecks: replace(testResource),
+					ConfigStateChecks: []statecheck.StateCheck{
+						keyIsNull, statecheck.ExpectKnownValue(testResource, tfjsonpath.New("id"), knownvalue.StringExact(name)),
+					},
+					Check: checkSecretAuthenticates(b, first, true),
+				},
+				// A named key rotates under the same name.
+				resource.TestStep{
+					Config:           keyConfig(b, name, second, 2),
+					ConfigPlanChecks: replace(testResource),
+					ConfigStateChecks: []statecheck.StateCheck{
+						keyIsNull, statecheck.ExpectKnownValue(testResource, tfjsonpath.New("id"), knownvalue.StringExact(name)),
+					},
+					Check: resource.ComposeAggregateTestCheckFunc(checkSecretAuthenticates(b, second, true), checkSecretAuthenticates(b, first, false)),
+				},
+				// Removing key_wo (the version stays) replaces the key with one whose secret is in
+				// the state again.
+				resource.TestStep{
+					Config:           keyConfig(b, name, "", 2),
+					ConfigPlanChecks: replace(testResource),
+					Check:            resource.ComposeAggregateTestCheckFunc(checkGrantedKey(b), checkSecretAuthenticates(b, second, false)),
+				},
+				resource.TestStep{Config: keyConfig(b, name, "", 2), PlanOnly: true},
+			)
+		}
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+			CheckDestroy:             b.checkDestroy,
+			Steps:                    steps,
 		})
 	})
 }

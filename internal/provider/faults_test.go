@@ -25,23 +25,23 @@ type faultCase struct {
 	// instances of an ephemeral resource one after another, so each revocation's latency
 	// adds up at the end of every walk.
 	ephemeralKeys int
-	opts     sensutest.Options
-	timeout  string
-	onApply  func(s *sensutest.Server, grantRoute string) // faults for the first apply
-	onReread func(s *sensutest.Server)                    // faults for the converging apply
-	during   func(s *sensutest.Server)                    // runs concurrently with the first apply
+	opts          sensutest.Options
+	timeout       string
+	onApply       func(s *sensutest.Server, grantRoute string) // faults for the first apply
+	onReread      func(s *sensutest.Server)                    // faults for the converging apply
+	during        func(s *sensutest.Server)                    // runs concurrently with the first apply
 }
 
 type faultResult struct {
 	fault, generation, kind string
-	firstApply, converged  string
-	orphans, lost          int
-	logins, processes      int // GET /auth and GET /version requests the server received
-	clientLogins           int // logins the provider processes completed, from their logs
-	clientProcesses        int // provider processes that detected the generation, from their logs
-	refreshes, requests    int
-	grants, lists          int
-	firstApplyErrorSummary string
+	firstApply, converged   string
+	orphans, lost           int
+	logins, processes       int // GET /auth and GET /version requests the server received
+	clientLogins            int // logins the provider processes completed, from their logs
+	clientProcesses         int // provider processes that detected the generation, from their logs
+	refreshes, requests     int
+	grants, lists           int
+	firstApplyErrorSummary  string
 }
 
 func faultCases() []faultCase {

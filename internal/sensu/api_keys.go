@@ -58,6 +58,8 @@ type CreateAPIKeyRequest struct {
 	// Secret is the key's secret on 7.x; only its bcrypt hash is sent. Empty: the client
 	// generates one. See ValidateSecret.
 	Secret string
+	// Labels are stored with a 7.x key (6.x keys have none), for example EphemeralLabel.
+	Labels map[string]string
 }
 
 // Prefixes of the names the client gives 7.x keys. An ephemeral key whose revocation never
@@ -66,6 +68,15 @@ const (
 	GeneratedNamePrefix = "tf-"
 	EphemeralNamePrefix = "tf-ephemeral-"
 )
+
+// EphemeralLabel marks the 7.x keys of ephemeral resources, with the value "true", whatever
+// their name: `sensuctl api-key list --label-selector 'terraform_ephemeral == true'` finds
+// them (measured on 7.0.0-alpha1, which stores a client's labels and selects on them; a label
+// key with "/" in it cannot be selected on).
+const EphemeralLabel = "terraform_ephemeral"
+
+// maxKeyNameLength bounds a chosen name, which goes into every URL about the key.
+const maxKeyNameLength = 253
 
 // Bounds of a caller-chosen secret: it is a bearer credential, so at least 32 characters;
 // bcrypt reads no more than 72 bytes.
@@ -80,8 +91,13 @@ var nameRule = regexp.MustCompile(`\A[\w.\-:]+\z`)
 
 // ValidateKeyName reports why name cannot be a 7.x API key's name.
 func ValidateKeyName(name string) error {
-	if !nameRule.MatchString(name) {
+	switch {
+	case !nameRule.MatchString(name):
 		return errors.New("a Sensu API key name may only contain letters, digits, '_', '.', '-' and ':'")
+	case name == "." || name == "..":
+		return errors.New("a Sensu API key name cannot be \".\" or \"..\", which a URL path resolves away")
+	case len(name) > maxKeyNameLength:
+		return fmt.Errorf("a Sensu API key name has at most %d characters", maxKeyNameLength)
 	}
 	if IsDigest(name) {
 		// 6.x ids are digests: a 7.x name of that shape would make ids ambiguous.
@@ -247,8 +263,9 @@ type wrappedAPIKey struct {
 }
 
 type objectMeta struct {
-	Name      string `json:"name,omitempty"`
-	CreatedBy string `json:"created_by,omitempty"`
+	Name      string            `json:"name,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	CreatedBy string            `json:"created_by,omitempty"`
 }
 
 // apiKeySpec7 is a 7.x key's spec, and exactly a 6.x key object.

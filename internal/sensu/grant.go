@@ -333,6 +333,7 @@ func isTimeout(err error) bool {
 type grant7Key struct {
 	name, secret, username string
 	hash                   []byte
+	labels                 map[string]string
 	// chosen: the caller picked the name, so a key under it may be someone else's.
 	chosen bool
 	// callerSecret: the caller supplied the secret and will use no other.
@@ -376,7 +377,7 @@ func newGrant7Key(in CreateAPIKeyRequest) (grant7Key, error) {
 	if err != nil {
 		return grant7Key{}, err
 	}
-	g := grant7Key{name: name, secret: secret, username: in.Username}
+	g := grant7Key{name: name, secret: secret, username: in.Username, labels: in.Labels}
 	if in.Name != "" {
 		g.name, g.chosen = in.Name, true
 	}
@@ -393,7 +394,7 @@ func (c *Client) put7(ctx context.Context, g grant7Key) (*APIKey, error) {
 	name, secret, username, hash := g.name, g.secret, g.username, g.hash
 	data, err := json.Marshal(wrappedAPIKey{
 		Type: "APIKey", APIVersion: "core/v2", Metadata: struct{}{},
-		Spec: apiKeySpec7{Metadata: &objectMeta{Name: name}, Username: username, Hash: hash},
+		Spec: apiKeySpec7{Metadata: &objectMeta{Name: name, Labels: g.labels}, Username: username, Hash: hash},
 	})
 	if err != nil {
 		return nil, err
@@ -477,6 +478,11 @@ func (c *Client) settle7(ctx context.Context, g grant7Key, cause error) (*APIKey
 		if derr := c.DeleteAPIKey(rctx, g.name); derr == nil || IsNotFound(derr) {
 			return nil, fmt.Errorf("granting an API key failed, and the key %s it created was revoked: %w", g.name, cause)
 		}
+	case err == nil:
+		// A chosen name, held by a key without this grant's hash: another client's, created
+		// or overwritten since the name was found free. None of this grant's remains.
+		return nil, fmt.Errorf("granting an API key failed, and a key named %s of user %q that this grant did not create "+
+			"now has the name; it was left alone, and nothing of this grant remains: %w", g.name, existing.Username, cause)
 	}
 	return nil, &UnresolvedGrantError{Username: g.username, ID: g.name, Since: c.serverNow(), Err: cause}
 }

@@ -1,3 +1,12 @@
+terraform {
+  required_providers {
+    sensu = { source = "sensu-community/sensu" }
+  }
+}
+
+# Configured from the environment (eval $(sensuctl env)) as a cluster admin.
+provider "sensu" {}
+
 # A key of the terraform-ci user that exists only while this plan or apply runs.
 ephemeral "sensu_api_key" "ci" {
   username = "terraform-ci"

@@ -1,5 +1,13 @@
-# 2. An ephemeral key: Terraform 1.10+ or OpenTofu 1.11+. Granted when the run opens
-# it, revoked when the run ends; it never reaches a plan or the state.
+# 2. An ephemeral key: Terraform 1.10+ or OpenTofu 1.11+. Granted when the run opens it,
+# revoked when the run ends; it never reaches a plan or the state.
+terraform {
+  required_providers {
+    sensu = { source = "sensu-community/sensu" }
+  }
+}
+
+provider "sensu" {}
+
 ephemeral "sensu_api_key" "run" {
   username = "terraform-ci"
 }

@@ -1,8 +1,8 @@
-# Sensu Go 7.x: list the ephemeral keys whose run never revoked them (the provider names
-# them tf-ephemeral-…), with their user and creation time.
-sensuctl api-key list --format json |
-  jq -r 'select(.spec.metadata.name | startswith("tf-ephemeral-"))
-         | [.spec.metadata.name, .spec.username, (.spec.created_at | todate)] | @tsv'
+# Sensu Go 7.x: list the ephemeral keys left by runs that were killed before they could
+# revoke them (every ephemeral key carries the label terraform_ephemeral=true), with their
+# user and creation time.
+sensuctl api-key list --label-selector 'terraform_ephemeral == true' --format json |
+  jq -r '[.spec.metadata.name, .spec.username, (.spec.created_at | todate)] | @tsv'
 
 # Revoke one once you are sure no run is still using it.
 sensuctl api-key revoke tf-ephemeral-0123456789abcdef0123456789abcdef --skip-confirm

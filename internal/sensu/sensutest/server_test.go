@@ -659,8 +659,15 @@ func TestClientHash(t *testing.T) {
 	if status, _, _ := call(t, nil, "POST", s.URL()+pathKeys, "Bearer "+tok, `{"type":"APIKey","api_version":"core/v2","spec":{"username":"dev","hash":"bm90IGEgaGFzaA=="}}`); status != 400 {
 		t.Fatalf("invalid hash: %d", status)
 	}
-	if status, _, _ := call(t, nil, "POST", s.URL()+pathKeys, "Bearer "+tok, `{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"a/b"},"username":"dev"}}`); status != 400 {
-		t.Fatalf("invalid name: %d", status)
+	// 7.0.0-alpha1 takes any name, and keeps the client's labels beside its own.
+	status, _, resp = call(t, nil, "PUT", s.URL()+pathKeys, "Bearer "+tok,
+		`{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"has space","labels":{"terraform_ephemeral":"true"}},"username":"dev"}}`)
+	if status != 201 || !strings.Contains(resp, `"name":"has space"`) {
+		t.Fatalf("any name: %d %q", status, resp)
+	}
+	if _, _, body := call(t, nil, "GET", s.URL()+pathKeys+"/has%20space", "Bearer "+tok, ""); !strings.Contains(body, `"terraform_ephemeral":"true"`) ||
+		!strings.Contains(body, `"sensu.io/created_at"`) {
+		t.Fatalf("labels: %s", body)
 	}
 	assertNoPanics(t, s)
 }
