@@ -365,8 +365,9 @@ func (r *apiKeyResource) Delete(ctx context.Context, req resource.DeleteRequest,
 
 // ImportState accepts the key's id, as the import ID or as the identity's id. On 7.x that
 // is the name, read back by Read (the secret cannot be). On 6.x it is the SHA-256 digest,
-// found by listing the keys once, or (as an import ID only) the key itself; either way the
-// key is restored into state and id becomes the digest.
+// found in the key list (read once per provider process for all the keys it imports), or
+// (as an import ID only) the key itself; either way the key is restored into state and id
+// becomes the digest.
 func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	id, byIdentity := req.ID, req.ID == ""
 	if byIdentity {
@@ -394,7 +395,7 @@ func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportSta
 				"as `terraform query` lists it, never the key itself.")
 		return
 	}
-	key, err := r.client.LookupAPIKey(ctx, id)
+	key, err := r.client.CachedLookupAPIKey(ctx, id)
 	if sensu.IsNotFound(err) {
 		resp.Diagnostics.AddError("Cannot Import Sensu API Key",
 			"No Sensu API key has this id. On Sensu Go 6.x import by the key's id (the hex SHA-256 digest of the key, "+

@@ -171,6 +171,9 @@ func (c *Client) DeleteAPIKey(ctx context.Context, name string) error {
 		return errEmptyName
 	}
 	_, err = c.do(ctx, c.keyRequest(gen, http.MethodDelete, name))
+	if gen.NamesAreSecret() && (err == nil || IsNotFound(err)) {
+		c.keys.forget(Digest(name))
+	}
 	return err
 }
 
@@ -261,7 +264,12 @@ func (c *Client) LookupAPIKey(ctx context.Context, id string) (*APIKey, error) {
 			return &keys[i], nil
 		}
 	}
-	return nil, &APIError{StatusCode: http.StatusNotFound, Message: "no API key has this id", Method: http.MethodGet, Path: apiKeysPath}
+	return nil, noKeyWithID()
+}
+
+// noKeyWithID is a lookup by digest that found no key: IsNotFound, as a GET of a name.
+func noKeyWithID() error {
+	return &APIError{StatusCode: http.StatusNotFound, Message: "no API key has this id", Method: http.MethodGet, Path: apiKeysPath}
 }
 
 // IsDigest reports whether s looks like a hex SHA-256 digest (a 6.x key's ID).
