@@ -127,6 +127,19 @@ list "sensu_api_key" "full" {
 `, adoptUsername),
 					QueryResultChecks: checks,
 				},
+				// The filter is validated before any request (ValidateListResourceConfig).
+				{
+					Query: true,
+					Config: `
+list "sensu_api_key" "bad" {
+  provider = sensu
+  config {
+    username = "two words"
+  }
+}
+`,
+					ExpectError: regexp.MustCompile(`must be a Sensu username`),
+				},
 			},
 		})
 	})
