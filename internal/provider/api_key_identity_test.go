@@ -126,6 +126,44 @@ func TestAccAPIKeyResource_identityUpgrade(t *testing.T) {
 	})
 }
 
+// TestAccAPIKeyResource_identityUpgradeRevoked: a key in a state written before identity,
+// revoked outside Terraform, is reported and planned again on the first refresh, as it was
+// before identity (the framework would otherwise fail the Read for a missing identity).
+func TestAccAPIKeyResource_identityUpgradeRevoked(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		config := apiKeyConfig(b, b.username, "1")
+		old := &keyRecorder{}
+		tfresource.Test(t, tfresource.TestCase{
+			TerraformVersionChecks: []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_12_0)},
+			CheckDestroy:           b.checkDestroy,
+			Steps: []tfresource.TestStep{
+				{
+					ProtoV6ProviderFactories: providerWithoutIdentityFactories,
+					Config:                   config,
+					ConfigStateChecks:        []statecheck.StateCheck{expectNoIdentity(testResource)},
+					Check:                    old.record,
+				},
+				{
+					PreConfig: func() {
+						if err := b.admin.DeleteAPIKey(context.Background(), b.sensuNameOf(old)); err != nil {
+							t.Fatalf("revoking the key out of band: %v", err)
+						}
+					},
+					ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+					Config:                   config,
+					ConfigPlanChecks: tfresource.ConfigPlanChecks{
+						PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResource, plancheck.ResourceActionCreate)},
+					},
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectIdentityValueMatchesState(testResource, tfjsonpath.New("id")),
+					},
+					Check: checkGrantedKey(b),
+				},
+			},
+		})
+	})
+}
+
 // providerWithoutIdentityFactories serve the provider with sensu_api_key as it was before
 // it had an identity: the same resource, without IdentitySchema (and so without the list
 // resource, which needs an identity).

@@ -307,6 +307,11 @@ func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// The identity is set first, from the id: a state written before the resource had an
+	// identity (or by a CLI that keeps none) gets one here, and the framework (v1.19) wants
+	// one after every Read that has no error, even when the key is gone and the resource is
+	// removed.
+	setIdentity(ctx, resp.Identity, state.ID, &resp.Diagnostics)
 	name, ok := r.sensuName(ctx, state, &resp.Diagnostics)
 	if !ok {
 		return
@@ -327,8 +332,6 @@ func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, res
 	state.Username = types.StringValue(key.Username)
 	warnAboutKeyUser(ctx, r.client, state.ID.ValueString(), key.Username, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
-	// A state written before the resource had an identity gets one here, on its first refresh.
-	setIdentity(ctx, resp.Identity, state.ID, &resp.Diagnostics)
 }
 
 // Update is never called with a change Sensu could apply (every argument replaces the key,
