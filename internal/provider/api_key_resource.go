@@ -11,12 +11,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -28,6 +30,7 @@ var (
 	_ resource.ResourceWithConfigure   = (*apiKeyResource)(nil)
 	_ resource.ResourceWithImportState = (*apiKeyResource)(nil)
 	_ resource.ResourceWithModifyPlan  = (*apiKeyResource)(nil)
+	_ resource.ResourceWithIdentity    = (*apiKeyResource)(nil)
 )
 
 // NewAPIKeyResource is the sensu_api_key resource.
@@ -49,6 +52,12 @@ type apiKeyResourceModel struct {
 	KeyWO        types.String `tfsdk:"key_wo"`
 	KeyWOVersion types.Int64  `tfsdk:"key_wo_version"`
 	Keepers      types.Map    `tfsdk:"keepers"`
+}
+
+// apiKeyIdentityModel is the resource identity (Terraform 1.12 or later): the key's id, the
+// same value as the id attribute, so an identity is as public as an id.
+type apiKeyIdentityModel struct {
+	ID types.String `tfsdk:"id"`
 }
 
 // usernamePattern rejects what can never be a Sensu username before any request is made.
@@ -149,6 +158,20 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 	}
 }
 
+// IdentitySchema is the identity that `import { identity = { id = … } }` takes and that
+// list results carry. Identity attributes have a plain Description only.
+func (r *apiKeyResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = identityschema.Schema{
+		Attributes: map[string]identityschema.Attribute{
+			"id": identityschema.StringAttribute{
+				Description: "The key's id, as the id attribute: the name on Sensu Go 7.x, the hex SHA-256 digest of the key on 6.x. " +
+					"Never the key itself.",
+				RequiredForImport: true,
+			},
+		},
+	}
+}
+
 func (r *apiKeyResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
 	r.client = clientFrom(req.ProviderData, &resp.Diagnostics)
 }
@@ -186,6 +209,7 @@ func (r *apiKeyResource) Create(ctx context.Context, req resource.CreateRequest,
 	}
 	plan.KeyWO = types.StringNull()
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+	setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 }
 
 // Keys of the resource's private state.
@@ -283,6 +307,11 @@ func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, res
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// The identity is set first, from the id: a state written before the resource had an
+	// identity (or by a CLI that keeps none) gets one here, and the framework (v1.19) wants
+	// one after every Read that has no error, even when the key is gone and the resource is
+	// removed.
+	setIdentity(ctx, resp.Identity, state.ID, &resp.Diagnostics)
 	name, ok := r.sensuName(ctx, state, &resp.Diagnostics)
 	if !ok {
 		return
@@ -316,6 +345,7 @@ func (r *apiKeyResource) Update(ctx context.Context, req resource.UpdateRequest,
 	}
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReplacing, nil)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+	setIdentity(ctx, resp.Identity, plan.ID, &resp.Diagnostics)
 }
 
 func (r *apiKeyResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
@@ -336,20 +366,39 @@ func (r *apiKeyResource) Delete(ctx context.Context, req resource.DeleteRequest,
 	tflog.Debug(ctx, "Revoked Sensu API key", map[string]any{"id": state.ID.ValueString()})
 }
 
-// ImportState accepts the key's id. On 7.x that is the name, read back by Read (the secret
-// cannot be). On 6.x it is the SHA-256 digest, found by listing the keys once, or the key
-// itself; either way the key is restored into state and id becomes the digest.
+// ImportState accepts the key's id, as the import ID or as the identity's id. On 7.x that
+// is the name, read back by Read (the secret cannot be). On 6.x it is the SHA-256 digest,
+// found in the key list (read once per provider process for all the keys it imports), or
+// (as an import ID only) the key itself; either way the key is restored into state and id
+// becomes the digest.
 func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	id, byIdentity := req.ID, req.ID == ""
+	if byIdentity {
+		var identity apiKeyIdentityModel
+		resp.Diagnostics.Append(req.Identity.Get(ctx, &identity)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		id = identity.ID.ValueString()
+	}
 	gen, err := r.client.Generation(ctx)
 	if err != nil {
 		addAPIError(&resp.Diagnostics, r.client, "Error Importing Sensu API Key", err, nil)
 		return
 	}
 	if !gen.NamesAreSecret() {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), id)...)
+		setIdentity(ctx, resp.Identity, types.StringValue(id), &resp.Diagnostics)
 		return
 	}
-	key, err := r.client.LookupAPIKey(ctx, req.ID)
+	if byIdentity && !sensu.IsDigest(id) {
+		// The identity is stored in state and shown as public: never accept a key there.
+		resp.Diagnostics.AddError("Invalid Sensu API Key Identity",
+			"On Sensu Go 6.x the identity's id is the hex SHA-256 digest of the key (sha256(key) in Terraform), "+
+				"as `terraform query` lists it, never the key itself.")
+		return
+	}
+	key, err := r.client.CachedLookupAPIKey(ctx, id)
 	if sensu.IsNotFound(err) {
 		resp.Diagnostics.AddError("Cannot Import Sensu API Key",
 			"No Sensu API key has this id. On Sensu Go 6.x import by the key's id (the hex SHA-256 digest of the key, "+
@@ -360,7 +409,7 @@ func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportSta
 		addAPIError(&resp.Diagnostics, r.client, "Error Importing Sensu API Key", err, nil)
 		return
 	}
-	if !sensu.IsDigest(req.ID) {
+	if !sensu.IsDigest(id) {
 		resp.Diagnostics.AddWarning("Sensu API Key Imported By The Key Itself",
 			"The import ID was the secret key, which Terraform prints and logs as any import ID. Import by the key's id, "+
 				"the hex SHA-256 digest of the key (sha256(key) in Terraform), instead; and if the ID sits in an import block, "+
@@ -375,6 +424,7 @@ func (r *apiKeyResource) ImportState(ctx context.Context, req resource.ImportSta
 		KeyWOVersion: types.Int64Null(),
 		Keepers:      types.MapNull(types.StringType),
 	})...)
+	setIdentity(ctx, resp.Identity, types.StringValue(key.ID), &resp.Diagnostics)
 }
 
 // sensuName is how Sensu addresses the key: the name (= id) on 7.x, the key itself on 6.x.
@@ -394,4 +444,15 @@ func (r *apiKeyResource) sensuName(ctx context.Context, state apiKeyResourceMode
 		return "", false
 	}
 	return state.Key.ValueString(), true
+}
+
+// setIdentity records the key's identity. identity is nil only when the resource is served
+// without its identity schema, as TestAccAPIKeyResource_identityUpgrade does to write a
+// state as the provider did before identity; a CLI without identity support (Terraform
+// before 1.12) gets one and drops it.
+func setIdentity(ctx context.Context, identity *tfsdk.ResourceIdentity, id types.String, diags *diag.Diagnostics) {
+	if identity == nil {
+		return
+	}
+	diags.Append(identity.Set(ctx, apiKeyIdentityModel{ID: id})...)
 }

@@ -1,5 +1,5 @@
 // Package provider is the Terraform layer: the provider's configuration, the sensu_api_key
-// resource and ephemeral resource, and the API key data sources. It talks to Sensu only through internal/sensu.
+// resource, ephemeral resource and list resource, and the API key data sources. It talks to Sensu only through internal/sensu.
 package provider
 
 import (
@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -28,6 +29,7 @@ import (
 var (
 	_ provider.Provider                       = (*sensuProvider)(nil)
 	_ provider.ProviderWithEphemeralResources = (*sensuProvider)(nil)
+	_ provider.ProviderWithListResources      = (*sensuProvider)(nil)
 )
 
 // New returns a constructor for the provider at the given version.
@@ -171,6 +173,7 @@ func (p *sensuProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	resp.ResourceData = client
 	resp.DataSourceData = client
 	resp.EphemeralResourceData = client
+	resp.ListResourceData = client
 }
 
 // settings resolves each argument against its environment fallback, remembering where the
@@ -354,4 +357,8 @@ func (p *sensuProvider) DataSources(context.Context) []func() datasource.DataSou
 
 func (p *sensuProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
 	return []func() ephemeral.EphemeralResource{NewAPIKeyEphemeralResource}
+}
+
+func (p *sensuProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{NewAPIKeyListResource}
 }

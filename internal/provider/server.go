@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -26,9 +27,15 @@ func NewProtocol6Server(version string) func() tfprotov6.ProviderServer {
 // detachingServer wraps the calls Terraform makes per resource (TestDetachingServerWrapsEveryResourceRPC
 // keeps the list complete); the others (schema, configuration, stop, functions, which this
 // provider has none of) happen a few times per process and pass straight through.
+//
+// The list resource RPCs are not (yet) part of tfprotov6.ProviderServer but of the optional
+// tfprotov6.ListResourceServer, which tf6server looks for on this type: the embedded field
+// alone would hide them, and `terraform query` would be told they are not implemented.
 type detachingServer struct {
 	tfprotov6.ProviderServer
 }
+
+var _ tfprotov6.ProviderServerWithListResource = (*detachingServer)(nil) //nolint:staticcheck // the interface tf6server asserts
 
 func (s *detachingServer) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
 	return detached(ctx, req, s.ProviderServer.ValidateResourceConfig)
@@ -90,13 +97,57 @@ func (s *detachingServer) CloseEphemeralResource(ctx context.Context, req *tfpro
 	return detached(ctx, req, s.ProviderServer.CloseEphemeralResource)
 }
 
+func (s *detachingServer) ValidateListResourceConfig(ctx context.Context, req *tfprotov6.ValidateListResourceConfigRequest) (*tfprotov6.ValidateListResourceConfigResponse, error) {
+	lister, err := s.lister()
+	if err != nil {
+		return nil, err
+	}
+	return detached(ctx, req, lister.ValidateListResourceConfig)
+}
+
+// ListResource returns a stream whose results tf6server pulls after this call has returned:
+// the context stays attached until the stream is drained, or its consumer stops early.
+func (s *detachingServer) ListResource(ctx context.Context, req *tfprotov6.ListResourceRequest) (*tfprotov6.ListResourceServerStream, error) {
+	lister, err := s.lister()
+	if err != nil {
+		return nil, err
+	}
+	d := newDetachableContext(ctx)
+	stream, err := lister.ListResource(d, req)
+	if err != nil || stream == nil || stream.Results == nil {
+		d.detach()
+		return stream, err
+	}
+	results := stream.Results
+	stream.Results = func(push func(tfprotov6.ListResourceResult) bool) {
+		defer d.detach()
+		results(push)
+	}
+	return stream, nil
+}
+
+var errNoListResources = errors.New("the provider server does not implement list resources")
+
+func (s *detachingServer) lister() (tfprotov6.ListResourceServer, error) {
+	lister, ok := s.ProviderServer.(tfprotov6.ListResourceServer)
+	if !ok {
+		return nil, errNoListResources
+	}
+	return lister, nil
+}
+
 // detached calls rpc with a context that delegates to ctx until rpc returns, then to an
 // empty one, so whatever the callee keeps of it no longer pins ctx.
 func detached[Req, Resp any](ctx context.Context, req Req, rpc func(context.Context, Req) (Resp, error)) (Resp, error) {
-	d := &detachableContext{}
-	d.parent.Store(&ctx)
+	d := newDetachableContext(ctx)
 	defer d.detach()
 	return rpc(d, req)
+}
+
+func newDetachableContext(parent context.Context) *detachableContext {
+	d := &detachableContext{}
+	d.parent.Store(&parent)
+	return d
 }
 
 type detachableContext struct {

@@ -171,6 +171,9 @@ func (c *Client) DeleteAPIKey(ctx context.Context, name string) error {
 		return errEmptyName
 	}
 	_, err = c.do(ctx, c.keyRequest(gen, http.MethodDelete, name))
+	if gen.NamesAreSecret() && (err == nil || IsNotFound(err)) {
+		c.keys.forget(Digest(name))
+	}
 	return err
 }
 
@@ -187,11 +190,26 @@ func (c *Client) keyRequest(gen Generation, method, name string) request {
 
 // ListAPIKeys returns every key (following pagination), optionally only one user's.
 func (c *Client) ListAPIKeys(ctx context.Context, opts ListAPIKeysOptions) ([]APIKey, error) {
-	gen, err := c.Generation(ctx)
+	var keys []APIKey
+	err := c.EachAPIKey(ctx, opts, func(k APIKey) bool {
+		keys = append(keys, k)
+		return true
+	})
 	if err != nil {
 		return nil, err
 	}
-	var keys []APIKey
+	return keys, nil
+}
+
+// EachAPIKey lists the keys, optionally only one user's, calling yield for each in the
+// order Sensu lists them until yield returns false. It requests a page at a time and only
+// when yield wants more, so a caller that needs a few keys costs one request, and holds one
+// page at a time. On 6.x each key carries its secret (the name is the key).
+func (c *Client) EachAPIKey(ctx context.Context, opts ListAPIKeysOptions, yield func(APIKey) bool) error {
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return err
+	}
 	continueToken := ""
 	for page := 0; page < maxListPages; page++ {
 		q := url.Values{"limit": {strconv.Itoa(listPageSize)}}
@@ -201,27 +219,30 @@ func (c *Client) ListAPIKeys(ctx context.Context, opts ListAPIKeysOptions) ([]AP
 		r := request{method: http.MethodGet, path: apiKeysPath, query: q, auth: true}
 		resp, err := c.do(ctx, r)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		pageKeys, err := decodeAPIKeyList(gen, r, resp)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, k := range pageKeys {
-			if opts.Username == "" || k.Username == opts.Username {
-				keys = append(keys, k)
+			if opts.Username != "" && k.Username != opts.Username {
+				continue
+			}
+			if !yield(k) {
+				return nil
 			}
 		}
 		next := resp.header.Get("Sensu-Continue")
 		if next == "" {
-			return keys, nil
+			return nil
 		}
 		if next == continueToken {
-			return nil, shapeError(r, resp, "the list repeats its continue token")
+			return shapeError(r, resp, "the list repeats its continue token")
 		}
 		continueToken = next
 	}
-	return nil, fmt.Errorf("listing API keys: more than %d pages", maxListPages)
+	return fmt.Errorf("listing API keys: more than %d pages", maxListPages)
 }
 
 // LookupAPIKey finds a key by its public ID. On 7.x the ID is the name. On 6.x it is the
@@ -243,7 +264,12 @@ func (c *Client) LookupAPIKey(ctx context.Context, id string) (*APIKey, error) {
 			return &keys[i], nil
 		}
 	}
-	return nil, &APIError{StatusCode: http.StatusNotFound, Message: "no API key has this id", Method: http.MethodGet, Path: apiKeysPath}
+	return nil, noKeyWithID()
+}
+
+// noKeyWithID is a lookup by digest that found no key: IsNotFound, as a GET of a name.
+func noKeyWithID() error {
+	return &APIError{StatusCode: http.StatusNotFound, Message: "no API key has this id", Method: http.MethodGet, Path: apiKeysPath}
 }
 
 // IsDigest reports whether s looks like a hex SHA-256 digest (a 6.x key's ID).

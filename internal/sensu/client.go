@@ -98,6 +98,7 @@ type Client struct {
 	identity    string // the Sensu user the client acts as, when known (created_by of its grants)
 	grants      grantBook
 	users       userCache    // users read once per client, for the warnings about disabled users
+	keys        keyIndex     // 6.x: the key list read last, for imports by id
 	clockOffset atomic.Int64 // Sensu's clock minus ours, in nanoseconds, from Date headers
 }
 
@@ -211,6 +212,7 @@ func New(cfg Config) (*Client, error) {
 		method:     method,
 		apiKey:     cfg.APIKey,
 		genLock:    newCtxMutex(),
+		keys:       keyIndex{listing: newCtxMutex()},
 		maxRetries: maxRetries,
 		timeout:    timeout,
 		identity:   identityOf(cfg, method),
