@@ -3,7 +3,8 @@
 # the terraform on PATH, else Terraform 1.8.5 built once), starts the in-memory Sensu API on
 # loopback (unless SENSU_API_URL points at a real backend), then grants a key, looks it up,
 # proves it authenticates, destroys it and proves it is revoked; with a CLI that has ephemeral
-# resources, it also uses an ephemeral key and proves it revoked. Exits non-zero on any failed
+# resources, it also uses an ephemeral key and proves it revoked; with `terraform query`, it adopts a
+# key granted out of band. Exits non-zero on any failed
 # step. The key itself is never printed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -147,6 +148,63 @@ if cli_at_least 1.10 1.11; then
   steps="$steps -> ephemeral key used and revoked"
 else
   say "Skipping the ephemeral step: $cli_name $cli_version has no ephemeral resources (Terraform 1.10+, OpenTofu 1.11+)"
+fi
+
+if cli_at_least 1.14; then
+  mkdir -p "$work/adopt/grant" "$work/keys"
+  cp examples/demo/adopt/main.tf examples/demo/adopt/adopt.tfquery.hcl "$work/adopt/"
+  cp examples/demo/adopt/grant/main.tf "$work/adopt/grant/"
+  cp examples/demo/keys/main.tf "$work/keys/"
+
+  say "A key granted outside Terraform: granted, then forgotten by the configuration that granted it"
+  tf_in adopt/grant apply -auto-approve -input=false -no-color -var "username=$username" >/dev/null
+  adopt_id=$(tf_in adopt/grant output -raw id)
+  tf_in adopt/grant state rm -no-color sensu_api_key.by_hand 2>&1 | show
+  rm -f "$work/adopt/grant/terraform.tfstate" "$work/adopt/grant/terraform.tfstate.backup"
+  [[ " $(key_ids) " == *" $adopt_id "* ]] || fail "the key $adopt_id does not exist"
+  ok "key $adopt_id exists, and no Terraform state holds it"
+
+  say "Finding it (terraform query)"
+  tf_in adopt query -var "username=$username" 2>&1 | tee "$work/query.log" | show
+  sed -E 's/\x1b\[[0-9;]*m//g' "$work/query.log" | grep -q "id=$adopt_id " || fail "terraform query did not list the key $adopt_id"
+  ok "listed"
+
+  say "Generating its import configuration (terraform query -generate-config-out=generated.tf)"
+  tf_in adopt query -var "username=$username" -generate-config-out=generated.tf 2>&1 | show
+  grep -q "id = \"$adopt_id\"" "$work/adopt/generated.tf" || fail "generated.tf does not import $adopt_id"
+  grep -qE '^\s*key\s*=' "$work/adopt/generated.tf" && fail "generated.tf sets key"
+  # The review: the user may have other keys, which the demo must leave alone. Keep only the
+  # demo's key, under a name of its own, as the guide "Adopting existing keys" does.
+  cat >"$work/adopt/keys.tf" <<HCL
+resource "sensu_api_key" "adopted" {
+  username = var.username
+}
+
+import {
+  to = sensu_api_key.adopted
+  identity = {
+    id = "$adopt_id"
+  }
+}
+HCL
+  rm "$work/adopt/generated.tf"
+  ok "reviewed: kept the import of $adopt_id as sensu_api_key.adopted"
+
+  say "Importing it (terraform apply): nothing is granted"
+  tf_in adopt apply -auto-approve -input=false -var "username=$username" 2>&1 | tee "$work/adopt.log" | show
+  grep -q "Resources: 1 imported, 0 added, 0 changed, 0 destroyed" <(sed -E 's/\x1b\[[0-9;]*m//g' "$work/adopt.log") \
+    || fail "the apply did not just import the key"
+  tf_in adopt plan -input=false -detailed-exitcode -no-color -var "username=$username" >/dev/null \
+    || fail "the plan after the import is not empty"
+  ok "imported; the plan after it is empty"
+
+  say "Destroying it (terraform destroy) and proving it is revoked"
+  tf_in adopt destroy -auto-approve -input=false -var "username=$username" 2>&1 | show
+  [[ " $(key_ids) " == *" $adopt_id "* ]] && fail "the adopted key $adopt_id still exists"
+  ok "key $adopt_id no longer exists"
+  steps="$steps -> key granted out of band, found by query, imported, destroyed"
+else
+  say "Skipping the adopt step: $cli_name $cli_version has no terraform query (Terraform 1.14+)"
 fi
 
 say "Demo finished: $steps"

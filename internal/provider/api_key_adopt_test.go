@@ -216,10 +216,10 @@ func TestAccAPIKeyListResource_adopt(t *testing.T) {
 	})
 }
 
-// TestAccAPIKeyListResource_alreadyManaged shows what Terraform does with a key the same
-// configuration already manages: `terraform query` lists it again (Terraform does not
-// compare list results with the state), and applying the generated configuration imports
-// it a second time, under another address. The adoption guide says to delete the blocks of
+// TestAccAPIKeyListResource_alreadyManaged: with exclude_ids naming the managed keys, the
+// query leaves a key the configuration already manages out. Without it, `terraform query`
+// lists it again (Terraform does not compare list results with the state), and applying the
+// generated configuration imports it a second time, under another address. The adoption guide says to delete the blocks of
 // ids `terraform state list`/`show` already has before applying; this test pins the behaviour
 // the guide warns about, so a Terraform that starts filtering them is noticed.
 func TestAccAPIKeyListResource_alreadyManaged(t *testing.T) {
@@ -231,8 +231,27 @@ func TestAccAPIKeyListResource_alreadyManaged(t *testing.T) {
 			t.Fatalf("the apply left %d keys in state, want the managed one", len(managed))
 		}
 		id := *managed[0].ID
-		run.writeQuery("found")
+
+		// With the managed keys' ids in exclude_ids, the query leaves the key out, and there
+		// is nothing to import.
+		excluding := fmt.Sprintf("list \"sensu_api_key\" \"found\" {\n  provider = sensu\n  config {\n    username    = %q\n"+
+			"    exclude_ids = [sensu_api_key.managed.id]\n  }\n}\n", adoptUsername)
+		if err := os.WriteFile(filepath.Join(run.dir, "adopt.tfquery.hcl"), []byte(excluding), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		before := run.output.Len()
+		run.mustRun("query", "-no-color", "-generate-config-out=excluded.tf")
+		if out := run.output.String()[before:]; strings.Contains(out, "id="+id) {
+			t.Errorf("the query lists the managed key %s despite exclude_ids:\n%s", id, tail(out, 20))
+		}
+		if data, err := os.ReadFile(filepath.Join(run.dir, "excluded.tf")); err == nil && strings.Contains(string(data), id) {
+			t.Errorf("the generated configuration imports the excluded key %s", id)
+		}
+		_ = os.Remove(filepath.Join(run.dir, "excluded.tf"))
+
+		// Without it, Terraform lists the managed key again.
+		run.writeQuery("found")
+		before = run.output.Len()
 		run.mustRun("query", "-no-color", "-generate-config-out=generated.tf")
 		if !strings.Contains(run.output.String()[before:], "id="+id) {
 			t.Fatalf("the query does not list the managed key %s: Terraform now leaves managed keys out; update the guide", id)

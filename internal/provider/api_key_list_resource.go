@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -32,7 +33,8 @@ type apiKeyListResource struct {
 }
 
 type apiKeyListConfigModel struct {
-	Username types.String `tfsdk:"username"`
+	Username   types.String `tfsdk:"username"`
+	ExcludeIDs []string     `tfsdk:"exclude_ids"`
 }
 
 func (r *apiKeyListResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -54,6 +56,13 @@ func (r *apiKeyListResource) ListResourceConfigSchema(_ context.Context, _ list.
 				Validators: []validator.String{
 					stringvalidator.RegexMatches(usernamePattern, "must be a Sensu username: not empty, without spaces or slashes"),
 				},
+			},
+			"exclude_ids": listschema.ListAttribute{
+				MarkdownDescription: "Leave out the keys with these ids. Terraform does not compare query results with the state, " +
+					"so a key this configuration already manages is listed again, and importing it would put it in the state twice: " +
+					"pass the ids of the managed keys, for example `[for k in sensu_api_key.ci : k.id]`.",
+				ElementType: types.StringType,
+				Optional:    true,
 			},
 		},
 	}
@@ -88,7 +97,14 @@ func (r *apiKeyListResource) List(ctx context.Context, req list.ListRequest, str
 		}
 		var sent int64
 		warned := false
+		excluded := make(map[string]bool, len(config.ExcludeIDs))
+		for _, id := range config.ExcludeIDs {
+			excluded[strings.ToLower(id)] = true
+		}
 		err = r.client.EachAPIKey(ctx, sensu.ListAPIKeysOptions{Username: config.Username.ValueString()}, func(k sensu.APIKey) bool {
+			if excluded[strings.ToLower(k.ID)] {
+				return true
+			}
 			if req.IncludeResource && !gen.NamesAreSecret() && !warned {
 				// Once per query, before the first key: Terraform reads no further than limit keys.
 				warned = true
