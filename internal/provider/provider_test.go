@@ -77,6 +77,10 @@ func realBackend() bool { return realEnv.apiURL != "" }
 // real backend from the environment.
 func forEachBackend(t *testing.T, fn func(t *testing.T, b *testBackend)) {
 	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		// Before anything is made on a real backend, as resource.Test would skip anyway.
+		t.Skip("acceptance test: set TF_ACC=1 to run it (make testacc does)")
+	}
 	if realBackend() {
 		t.Run("real", func(t *testing.T) {
 			b := newRealBackend(t)
