@@ -77,9 +77,7 @@ func faultCases() []faultCase {
 // in-memory API misbehaves, then checks that a second apply converges and that the keys on
 // the server are exactly the keys in state. It prints the matrix as a table.
 func TestAccFaultMatrix(t *testing.T) {
-	if realBackend() {
-		t.Skip("needs the in-memory Sensu API to inject faults")
-	}
+	skipOnRealBackend(t, "needs the in-memory Sensu API to inject faults and restart it mid-apply")
 	var (
 		mu      sync.Mutex
 		results []faultResult
@@ -242,7 +240,24 @@ func kind(ephemeral bool) string {
 var (
 	loginLogLine     = regexp.MustCompile(`Logged in to Sensu:.*\blogins_by_this_client=(\d+)`)
 	detectionLogLine = regexp.MustCompile(`Detected the Sensu API generation:`)
+	requestLogLine   = regexp.MustCompile(`Sending Sensu API request:.*`)
+	methodLogField   = regexp.MustCompile(`\bmethod=(\S+)`)
+	pathLogField     = regexp.MustCompile(`\bpath=(\S+)`)
 )
+
+// providerRequests reads the provider's DEBUG logs in a CLI's TRACE output: how many requests
+// its processes sent, by "METHOD path" (6.x key paths are redacted there). A request that the
+// HTTP client retried counts once.
+func providerRequests(out string) map[string]int {
+	counts := map[string]int{}
+	for _, line := range requestLogLine.FindAllString(out, -1) {
+		m, p := methodLogField.FindStringSubmatch(line), pathLogField.FindStringSubmatch(line)
+		if m != nil && p != nil {
+			counts[m[1]+" "+p[1]]++
+		}
+	}
+	return counts
+}
 
 // providerLogins reads the provider's DEBUG logs in a CLI's TRACE output: the logins its
 // processes completed, the generation detections (one per process that called the API), and
@@ -277,6 +292,7 @@ func firstErrorSummary(out string) string {
 
 type stateFile struct {
 	Resources []struct {
+		Mode      string `json:"mode"`
 		Type      string `json:"type"`
 		Instances []struct {
 			Attributes struct {
@@ -394,5 +410,22 @@ func TestProviderLogins(t *testing.T) {
 	logins, detections, most := providerLogins(out)
 	if logins != 3 || detections != 2 || most != 2 {
 		t.Errorf("providerLogins = %d logins, %d detections, at most %d per process; want 3, 2, 2", logins, detections, most)
+	}
+}
+
+// TestProviderRequests checks the log reading TestAccUserReadsPerProcess relies on: hclog
+// prints a line's fields in any order.
+func TestProviderRequests(t *testing.T) {
+	out := strings.Join([]string{
+		`2026-12-01T09:14:36.755Z [DEBUG] provider.terraform-provider-sensu: Sending Sensu API request: path=/version tf_rpc=ReadDataSource @module=sensu method=GET tf_data_source_type=sensu_api_keys`,
+		`2026-12-01T09:14:36.758Z [DEBUG] provider.terraform-provider-sensu: Sending Sensu API request: tf_rpc=ReadResource @module=sensu method=GET path=/api/core/v2/users/admin`,
+		`2026-12-01T09:14:36.759Z [DEBUG] provider.terraform-provider-sensu: Sending Sensu API request: @module=sensu path=/api/core/v2/users/admin method=GET tf_rpc=ReadResource`,
+		`2026-12-01T09:14:36.760Z [DEBUG] provider.terraform-provider-sensu: Sending Sensu API request: @module=sensu path=/api/core/v2/apikeys/{key:sha256:0123456789ab} tf_rpc=DeleteResource method=DELETE`,
+		`2026-12-01T09:14:36.761Z [DEBUG] provider.terraform-provider-sensu: Logged in to Sensu: @module=sensu logins_by_this_client=1 username=admin`,
+	}, "\n")
+	got := providerRequests(out)
+	want := map[string]int{"GET /version": 1, "GET /api/core/v2/users/admin": 2, "DELETE /api/core/v2/apikeys/{key:sha256:0123456789ab}": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("providerRequests = %v, want %v", got, want)
 	}
 }

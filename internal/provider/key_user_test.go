@@ -20,20 +20,28 @@ import (
 	"github.com/sensu-community/terraform-provider-sensu/internal/sensu/sensutest"
 )
 
+// usersPath is where the provider reads users (internal/sensu/users.go).
+const usersPath = "/api/core/v2/users"
+
 // testUser is a Sensu user a test creates for itself. Sensu never deletes users: the test
 // gives it a random name and disables it when it ends, pass or fail.
 type testUser struct {
 	name, password string
 }
 
-func newTestUser(t *testing.T, b *testBackend) testUser {
+// newTestUser creates a user in the given groups, or else in a group of its own name (which
+// holds no role: bindGroupInDefault gives it one).
+func newTestUser(t *testing.T, b *testBackend, groups ...string) testUser {
 	t.Helper()
 	u := testUser{
 		name:     "tf-acc-" + acctest.RandStringFromCharSet(10, "abcdefghijklmnopqrstuvwxyz0123456789"),
 		password: acctest.RandString(24),
 	}
+	if len(groups) == 0 {
+		groups = []string{u.name}
+	}
 	ctx := context.Background()
-	if err := b.admin.CreateUser(ctx, sensu.CreateUserRequest{Username: u.name, Password: u.password, Groups: []string{u.name}}); err != nil {
+	if err := b.admin.CreateUser(ctx, sensu.CreateUserRequest{Username: u.name, Password: u.password, Groups: groups}); err != nil {
 		t.Fatalf("creating the test user: %v", err)
 	}
 	t.Cleanup(func() {
@@ -68,38 +76,14 @@ func bindGroupInDefault(t *testing.T, b *testBackend, group string) {
 	})
 }
 
-// adminRequest sends one request with the admin credentials the backend was configured
-// with (the in-memory admin, or SENSU_API_KEY, SENSU_USERNAME/SENSU_PASSWORD or
-// SENSU_ACCESS_TOKEN), and returns the status and body.
+// adminRequest sends one request as the backend's admin (the in-memory admin, or the real
+// backend's SENSU_API_KEY, else a login as adminLogin), and returns the status and body.
 func (b *testBackend) adminRequest(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
 	client := b.httpClient(t)
-	auth := ""
-	username, password := os.Getenv("SENSU_USERNAME"), os.Getenv("SENSU_PASSWORD")
-	switch {
-	case b.server != nil:
-		username, password = sensutest.AdminUsername, sensutest.AdminPassword
-	case os.Getenv("SENSU_API_KEY") != "":
-		auth = "Key " + os.Getenv("SENSU_API_KEY")
-	case os.Getenv("SENSU_ACCESS_TOKEN") != "":
-		auth = "Bearer " + os.Getenv("SENSU_ACCESS_TOKEN")
-	}
+	auth := b.adminAuthorization
 	if auth == "" {
-		req, _ := http.NewRequest(http.MethodGet, b.url+"/auth", nil)
-		req.SetBasicAuth(username, password)
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatalf("admin login: %v", err)
-		}
-		var tokens struct {
-			Access string `json:"access_token"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&tokens)
-		_ = resp.Body.Close()
-		if err != nil || tokens.Access == "" {
-			t.Fatalf("admin login: HTTP %d, %v", resp.StatusCode, err)
-		}
-		auth = "Bearer " + tokens.Access
+		auth = "Bearer " + b.login(t).AccessToken
 	}
 	req, err := http.NewRequest(method, b.url+path, strings.NewReader(body))
 	if err != nil {
@@ -121,12 +105,12 @@ func (b *testBackend) adminRequest(t *testing.T, method, path, body string) (int
 // httpClient trusts what the tests' sensu clients trust.
 func (b *testBackend) httpClient(t *testing.T) *http.Client {
 	t.Helper()
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: os.Getenv("SENSU_INSECURE_SKIP_TLS_VERIFY") == "true"} // #nosec G402 -- only when the environment asks
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: b.insecure} // #nosec G402 -- only when the environment asks
 	pool, _ := x509.SystemCertPool()
 	if pool == nil {
 		pool = x509.NewCertPool()
 	}
-	if f := os.Getenv("SENSU_TRUSTED_CA_FILE"); f != "" {
+	if f := b.trustedCAFile; f != "" {
 		pem, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -322,7 +306,8 @@ func TestAccAPIKeyOfDisabledUser(t *testing.T) {
 // warning; a plan never fails because of the user. Real Sensu refuses such grants and never
 // deletes users, so this needs the in-memory API.
 func TestAccAPIKeyOfUnknownUser(t *testing.T) {
-	forEachMemoryBackend(t, func(t *testing.T, b *testBackend) {
+	forEachMemoryBackend(t, "needs the in-memory Sensu API: a real one refuses keys for unknown users, never deletes a user, "+
+		"and does not fail user reads on demand", func(t *testing.T, b *testBackend) {
 		ghost := "ghost-" + acctest.RandStringFromCharSet(8, "abcdefghijklmnopqrstuvwxyz")
 		key := b.server.GrantAPIKey(ghost)
 		id := key.Name
@@ -386,10 +371,13 @@ output "list_disabled" {
 
 // TestAccUserReadsPerProcess: refreshing many keys of one user reads the user once; a plan
 // without refresh and an apply that only creates read none; keys of several users listed
-// by the data source cost at most one read per distinct user.
+// by the data source cost at most one read per distinct user. The reads are counted from the
+// provider's own DEBUG logs in the CLI's TRACE output, so a real backend counts too; in memory
+// the server's counters must agree.
 func TestAccUserReadsPerProcess(t *testing.T) {
-	forEachMemoryBackend(t, func(t *testing.T, b *testBackend) {
-		run := newCLIRun(t, b.providerConfig+fmt.Sprintf(`
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		other := b.otherUser(t)
+		run := newBackendCLIRun(t, b, fmt.Sprintf(`
 resource "sensu_api_key" "many" {
   count    = 25
   username = %q
@@ -398,31 +386,52 @@ resource "sensu_api_key" "many" {
 resource "sensu_api_key" "other" {
   username = %q
 }
-`, sensutest.AdminUsername, sensutest.DevUsername))
-		userReads := func() (gets, lists int) {
-			r := b.server.Requests()
-			return r["GET /api/core/v2/users/{name}"], r["GET /api/core/v2/users"]
+`, b.username, other))
+		b.revokeStateKeysAtEnd(t, run)
+		// userReads counts the user reads of the commands run since mark.
+		userReads := func(r *cliRun, mark int) (gets, lists int) {
+			t.Helper()
+			for request, n := range providerRequests(r.since(mark)) {
+				switch {
+				case request == "GET "+usersPath:
+					lists += n
+				case strings.HasPrefix(request, "GET "+usersPath+"/"):
+					gets += n
+				}
+			}
+			if b.server != nil {
+				counts := b.server.Requests()
+				if g, l := counts["GET /api/core/v2/users/{name}"], counts["GET /api/core/v2/users"]; g != gets || l != lists {
+					t.Errorf("the provider logged %d user GETs and %d lists; the server received %d and %d", gets, lists, g, l)
+				}
+				b.server.ResetCounters()
+			}
+			return gets, lists
 		}
+		if b.server != nil {
+			b.server.ResetCounters()
+		}
+
+		mark := run.output.Len()
 		run.mustRun("apply", "-auto-approve", "-input=false", "-parallelism=25")
-		if gets, lists := userReads(); gets+lists != 0 {
+		if gets, lists := userReads(run, mark); gets+lists != 0 {
 			t.Errorf("an apply that only creates read users %d+%d times; nothing was refreshed", gets, lists)
 		}
-		b.server.ResetCounters()
+		mark = run.output.Len()
 		run.mustRun("plan", "-input=false", "-parallelism=25", "-detailed-exitcode")
-		if gets, lists := userReads(); gets != 2 || lists != 0 {
-			t.Errorf("a plan refreshing 25 keys of admin and 1 of dev made %d user GETs and %d lists, want 2 GETs", gets, lists)
+		if gets, lists := userReads(run, mark); gets != 2 || lists != 0 {
+			t.Errorf("a plan refreshing 25 keys of %s and 1 of %s made %d user GETs and %d lists, want 2 GETs", b.username, other, gets, lists)
 		}
-		b.server.ResetCounters()
+		mark = run.output.Len()
 		run.mustRun("plan", "-input=false", "-refresh=false")
-		if gets, lists := userReads(); gets+lists != 0 {
+		if gets, lists := userReads(run, mark); gets+lists != 0 {
 			t.Errorf("plan -refresh=false read users %d+%d times", gets, lists)
 		}
 
 		// The list data source over keys of both users, next to the refreshes.
-		list := newCLIRun(t, b.providerConfig+"data \"sensu_api_keys\" \"all\" {}\n")
-		b.server.ResetCounters()
+		list := newBackendCLIRun(t, b, "data \"sensu_api_keys\" \"all\" {}\n")
 		list.mustRun("plan", "-input=false")
-		if gets, lists := userReads(); gets != 0 || lists != 1 {
+		if gets, lists := userReads(list, 0); gets != 0 || lists != 1 {
 			t.Errorf("listing keys of 2 users made %d user GETs and %d lists, want one list", gets, lists)
 		}
 		run.mustRun("destroy", "-auto-approve", "-input=false", "-parallelism=25")
