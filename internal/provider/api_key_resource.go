@@ -298,7 +298,7 @@ func notEphemeralName(name string) error {
 func nameChangeReplaces(ctx context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
 	var id types.String
 	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("id"), &id)...)
-	resp.RequiresReplace = !(req.StateValue.IsNull() && req.PlanValue.Equal(id))
+	resp.RequiresReplace = !req.StateValue.IsNull() || !req.PlanValue.Equal(id)
 }
 
 func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {

@@ -51,8 +51,10 @@ func addAPIError(diags *diag.Diagnostics, client *sensu.Client, summary string, 
 	case sensu.IsRefreshRefused(err):
 		detail = "The provider's access token has expired and Sensu refused to renew it with the refresh token. " +
 			"On Sensu Go 6.x a refresh token works only once, and Terraform starts the provider several times per run: " +
-			"the first renewal used it up (or sensuctl did). Run `eval $(sensuctl env)` again for a fresh pair, or better, " +
-			"configure username and password or an api_key, which every provider process can reuse.\n\n" + err.Error()
+			"the first renewal used it up (or sensuctl did). It also works only while its login session lasts, about 6 minutes " +
+			"after it was issued (Sensu 6.12.0 keeps a session for the access token's 5 minutes and one more), so a shell " +
+			"configured by `eval $(sensuctl env)` longer ago than that cannot renew at all. Run `eval $(sensuctl env)` again " +
+			"for a fresh pair, or better, configure username and password or an api_key, which every provider process can reuse.\n\n" + err.Error()
 	case sensu.IsUnauthorized(err):
 		detail = unauthorizedHelp(client.AuthMethod()) + "\n\n" + err.Error()
 	case sensu.IsForbidden(err):

@@ -106,7 +106,8 @@ func (p *sensuProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"access_token": schema.StringAttribute{
 				MarkdownDescription: "Sensu access token, as issued by `sensuctl` or `GET /auth`. Access tokens expire after 5 minutes: set `refresh_token` too. " +
-					"On Sensu Go 6.x a refresh token works only once and each provider process holds its own copy, so prefer `username`/`password` " +
+					"On Sensu Go 6.x a refresh token works only once, and only for about 6 minutes after it was issued, and each provider process " +
+					"holds its own copy, so prefer `username`/`password` " +
 					"or `api_key` for Terraform. Falls back to `SENSU_ACCESS_TOKEN`; `SENSU_ACCESS_TOKEN_EXPIRES_AT` is read only when the token comes from the environment.",
 				Optional:  true,
 				Sensitive: true,

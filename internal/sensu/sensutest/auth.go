@@ -13,7 +13,10 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// refreshTTL6 is the 6.x refresh token lifetime; 7.x refresh tokens carry no expiry.
+// refreshTTL6 is the lifetime a 6.x refresh token claims; 7.x refresh tokens carry no expiry.
+// A 6.x refresh also needs the login's session, which 6.12.0 keeps in etcd under a lease of
+// the access token's lifetime plus a minute (backend/store/etcd/session.go), renewed by each
+// refresh: a refresh 7 minutes after the login got 401 (measured on 6.12.0, 2026-12-01).
 const refreshTTL6 = 12 * time.Hour
 
 type accessToken struct {
@@ -110,8 +113,8 @@ func (s *Server) issue(r *http.Request, username string, groups []string, sessio
 	rc := claims{JTI: randHex(16), Sub: username, SessionID: session}
 	var rexp time.Time
 	if s.opts.Generation == Generation6 {
-		rexp = now.Add(refreshTTL6)
-		rc.Exp, rc.Iat = rexp.Unix(), now.Unix()
+		rc.Exp, rc.Iat = now.Add(refreshTTL6).Unix(), now.Unix()
+		rexp = now.Add(s.opts.TokenTTL + s.opts.SessionGrace) // the session's lease
 	}
 	refresh := s.sign(rc)
 
@@ -270,4 +273,12 @@ func (s *Server) withAdmin(w http.ResponseWriter, r *http.Request, h func(http.R
 		return
 	}
 	h(w, r, id)
+}
+
+// sessionEnded reports whether a refresh token's session lease has run out (tests poll it).
+func (s *Server) sessionEnded(refresh string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rt := s.refresh[refresh]
+	return rt == nil || rt.exp.IsZero() || time.Now().After(rt.exp)
 }

@@ -47,8 +47,11 @@ const clusterAdmins = "cluster-admins"
 // token lifetimes.
 type Options struct {
 	Generation Generation    // default Generation6
-	TokenTTL   time.Duration // access token lifetime, default 300s; refresh token 12h on 6.x, no expiry on 7.x
-	Latency    time.Duration // added to every request before it is handled
+	TokenTTL   time.Duration // access token lifetime, default 300s; 7.x refresh tokens do not expire
+	// SessionGrace: a 6.x refresh works until TokenTTL + SessionGrace after the token pair was
+	// issued, the lease of its login session; default 1m, as on 6.12.0.
+	SessionGrace time.Duration
+	Latency      time.Duration // added to every request before it is handled
 	// BcryptCost is the cost of the bcrypt hashes the fake makes: 7.x keys and user
 	// passwords. Default bcrypt.MinCost (real servers use 10; keep tests fast).
 	BcryptCost int
@@ -110,6 +113,9 @@ func New(opts Options) *Server {
 	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 300 * time.Second
+	}
+	if opts.SessionGrace <= 0 {
+		opts.SessionGrace = time.Minute
 	}
 	if opts.Latency < 0 {
 		opts.Latency = 0

@@ -827,3 +827,31 @@ func TestEmptyList(t *testing.T) {
 		}
 	})
 }
+
+// TestRefreshNeedsItsSession: a 6.x refresh needs the login session, which lives TokenTTL +
+// SessionGrace (6.12.0: 5 + 1 minutes; a refresh 7 minutes after the login got 401); a
+// refresh within it starts a new session lease. 7.x refresh tokens do not expire.
+func TestRefreshNeedsItsSession(t *testing.T) {
+	for _, gen := range []Generation{Generation6, Generation7} {
+		s := NewTest(t, Options{Generation: gen, TokenTTL: 200 * time.Millisecond, SessionGrace: 200 * time.Millisecond})
+		access, rt := login(t, s.URL(), AdminUsername, AdminPassword)
+		refresh := func(access, rt string) (int, tokenTriple) {
+			status, _, body := call(t, nil, "POST", s.URL()+"/auth/token", "Bearer "+access, `{"refresh_token":"`+rt+`"}`)
+			var tok tokenTriple
+			_ = json.Unmarshal([]byte(body), &tok)
+			return status, tok
+		}
+		status, next := refresh(access, rt) // within the session: a new pair, a new lease
+		if status != 200 {
+			t.Fatalf("%d: refresh within the session: %d", gen, status)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) && !s.sessionEnded(next.RefreshToken) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		status, _ = refresh(next.AccessToken, next.RefreshToken)
+		if want := map[Generation]int{Generation6: 401, Generation7: 200}[gen]; status != want {
+			t.Errorf("%d: refresh after the session's lease: %d, want %d", gen, status, want)
+		}
+	}
+}
