@@ -128,8 +128,11 @@ func (r *apiKeyResource) Schema(_ context.Context, _ resource.SchemaRequest, res
 					"Terraform cannot see a change of a write-only value, so change `key_wo_version` to replace the key with one for the new " +
 					"secret. Adding `key_wo` to a key granted without it (or imported), or removing it, replaces the key. On Sensu Go 6.x, " +
 					"which generates every key itself, setting it is an error.",
-				Optional:  true,
-				Sensitive: true,
+				Optional: true,
+				// Not Sensitive: Terraform never stores or shows a write-only value (plans show
+				// "(write-only attribute)"; TestAccSecretsOutOfState scans for a literal one), and a
+				// Sensitive mark would store a sensitive path in every instance's state: 131 bytes
+				// per key, paid once per key by Terraform's state rewrites (see BENCHMARKS.md).
 				WriteOnly: true,
 				Validators: []validator.String{
 					clientValidator{describe: "a usable API key secret", check: sensu.ValidateSecret},

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"archive/zip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -58,6 +59,9 @@ data "sensu_api_keys" "via_key" {
 }
 `, b.username, b.url)
 		secrets := map[string]string{"the password": password}
+		// A secret written as a literal in the configuration is in the saved plan's copy of the
+		// configuration source (tfconfig/), as any literal is; it is scanned everywhere else.
+		literal := acctest.RandString(40)
 		if !b.gen.NamesAreSecret() {
 			first, second := acctest.RandString(40), acctest.RandString(64)
 			secrets["the first key_wo secret"], secrets["the second key_wo secret"] = first, second
@@ -87,15 +91,29 @@ resource "sensu_api_key" "named" {
   key_wo         = var.second_secret
   key_wo_version = 1
 }
-`, b.username, acctest.RandString(8))
+
+# A literal: nothing marks it sensitive but the attribute being write-only.
+resource "sensu_api_key" "literal" {
+  username       = %[1]q
+  key_wo         = %[3]q
+  key_wo_version = 1
+}
+`, b.username, acctest.RandString(8), literal)
 		}
 		run := newCLIRun(t, providerConfig+config)
 		run.skipBelow("1.11.0")
 		run.env = append(run.env, variables...)
 
 		run.mustRun("plan", "-input=false", "-out=tfplan")
+		showStart := run.output.Len()
 		run.mustRun("show", "-json", "tfplan")
+		showEnd := run.output.Len()
 		run.mustRun("apply", "-input=false", "tfplan")
+		if !b.gen.NamesAreSecret() {
+			if ok, err := b.keyAuthenticates(literal); err != nil || !ok {
+				t.Errorf("the literal key_wo secret does not authenticate after the apply (%v)", err)
+			}
+		}
 		if !b.gen.NamesAreSecret() {
 			for what, secret := range secrets {
 				if strings.HasPrefix(what, "the first") || strings.HasPrefix(what, "the second") {
@@ -124,7 +142,9 @@ resource "sensu_api_key" "named" {
 				t.Fatalf("the server knew %d key secrets; the plan and the apply should each have used an ephemeral key", len(known))
 			}
 			for i, s := range known {
-				secrets[fmt.Sprintf("API key secret %d", i)] = s
+				if s != literal { // scanned on its own, below
+					secrets[fmt.Sprintf("API key secret %d", i)] = s
+				}
 			}
 			if left := b.server.APIKeys(); len(left) != 0 {
 				t.Errorf("%d keys left on the server after destroy", len(left))
@@ -138,6 +158,16 @@ resource "sensu_api_key" "named" {
 		assertNoSecrets(t, output, secrets)
 		for name, data := range planFiles {
 			assertNotIn(t, "the saved plan's "+name, data, secrets)
+			if !strings.HasPrefix(name, "tfconfig/") {
+				assertNotIn(t, "the saved plan's "+name, data, map[string]string{"the literal key_wo secret": literal})
+			}
+		}
+		// `show -json` of the plan echoes the configuration's literals in its "configuration"
+		// section, sensitive attributes' included: scan the rest of it.
+		assertNoSecrets(t, output[:showStart]+withoutConfigurationSection(t, output[showStart:showEnd])+output[showEnd:],
+			map[string]string{"the literal key_wo secret": literal})
+		for name, data := range stateFiles {
+			assertNotIn(t, name, data, map[string]string{"the literal key_wo secret": literal})
 		}
 		for name, data := range stateFiles {
 			assertNotIn(t, name, data, secrets)
@@ -196,4 +226,27 @@ func readFiles(t *testing.T, dir string, names ...string) map[string]string {
 		files[name] = string(data)
 	}
 	return files
+}
+
+// withoutConfigurationSection returns the output of `show -json PLAN` with the plan's JSON
+// minus its "configuration" section, which reproduces the configuration's expressions.
+func withoutConfigurationSection(t *testing.T, out string) string {
+	t.Helper()
+	var kept strings.Builder
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, `{"format_version"`) {
+			var plan map[string]json.RawMessage
+			if err := json.Unmarshal([]byte(line), &plan); err != nil {
+				t.Fatalf("reading the JSON plan: %v", err)
+			}
+			if _, ok := plan["configuration"]; !ok {
+				t.Fatal("the JSON plan has no configuration section")
+			}
+			delete(plan, "configuration")
+			data, _ := json.Marshal(plan)
+			line = string(data)
+		}
+		kept.WriteString(line + "\n")
+	}
+	return kept.String()
 }
