@@ -34,9 +34,16 @@ type options struct {
 
 func main() {
 	// A copy of this program is the provider Terraform starts (see wrap.go), and the
-	// framework floor it may run instead of the real provider (see nullprovider.go).
+	// framework floor or the SDK floor it may run instead of the real provider (see
+	// nullprovider.go and sdkprovider.go).
 	if os.Getenv(envNullProvider) != "" {
 		if err := serveNullProvider(); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if os.Getenv(envSDKProvider) != "" {
+		if err := serveSDKProvider(); err != nil {
 			fail(err)
 		}
 		return
