@@ -65,6 +65,19 @@ func (r *tfRun) providerCPU() time.Duration {
 	return time.Duration(t * float64(time.Millisecond))
 }
 
+// launcherCPU is the CPU of the launchers that ran the provider processes.
+func (r *tfRun) launcherCPU() time.Duration {
+	var t float64
+	for _, p := range r.Procs {
+		t += p.LauncherMS
+	}
+	return time.Duration(t * float64(time.Millisecond))
+}
+
+// coreCPU is Terraform core's own CPU: the command's, less its provider processes and their
+// launchers (Terraform's rusage includes every child it waited for).
+func (r *tfRun) coreCPU() time.Duration { return r.CPU - r.providerCPU() - r.launcherCPU() }
+
 func (r *tfRun) stderrBytes() int64 {
 	var n int64
 	for _, p := range r.Procs {
