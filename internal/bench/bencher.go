@@ -78,6 +78,11 @@ type bencher struct {
 	pg        *pgServer              // remote state; nil when not measured
 	pgSkipped string                 // why remote state was not measured
 	mirrorCLI string                 // CLI configuration installing the launcher from a filesystem mirror
+
+	rpc      map[string][numOps]map[string]*rpcStat // RPCs by subject, operation and method (rpcrun.go)
+	rpcN     int
+	rpcState map[string]int64 // terraform.tfstate bytes after the apply of the RPC runs
+	instance map[string]instanceBreakdown
 }
 
 func newBencher(opts options) (*bencher, error) {
@@ -93,7 +98,7 @@ func newBencher(opts options) (*bencher, error) {
 		opts: opts, root: root, tmp: tmp, started: time.Now(),
 		servers: map[int]*sensutest.Server{}, apiKeys: map[int]string{},
 		baseline: map[int]*lifecycle{}, floor: map[int]*lifecycle{}, ours: map[lifecycleKey]*lifecycle{},
-		core: map[coreKey]*lifecycle{},
+		core: map[coreKey]*lifecycle{}, rpcState: map[string]int64{}, instance: map[string]instanceBreakdown{},
 	}, nil
 }
 
@@ -149,6 +154,9 @@ func (b *bencher) run() error {
 				return err
 			}
 		}
+	}
+	if err := b.runRPCSizes(b.opts.ns[0]); err != nil {
+		return err
 	}
 	for _, g := range b.opts.generations {
 		if err := b.runAPIKey(g, b.opts.ns[0]); err != nil {

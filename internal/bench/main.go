@@ -39,6 +39,12 @@ func main() {
 	// A copy of this program is the provider Terraform starts (see wrap.go), and the
 	// framework floor or the SDK floor it may run instead of the real provider (see
 	// nullprovider.go and sdkprovider.go).
+	if dir := os.Getenv(envRPCDir); dir != "" {
+		if err := serveForRPCSizes(dir); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if os.Getenv(envNullProvider) != "" {
 		if err := serveNullProvider(); err != nil {
 			fail(err)

@@ -12,7 +12,7 @@ import (
 const (
 	targetRatio     = 1.3 // ours ÷ (terraform_data + ideal I/O), at the largest N
 	targetScaling   = 1.3 // time per key at the largest N ÷ time per key at the smallest N
-	targetRSSMiB    = 64  // peak RSS of any provider process at the largest N
+	targetRSSMiB    = 48  // peak RSS of any provider process at the largest N
 	otherApplyReqs  = 2   // the other Sensu provider: grant + read-back
 	otherDestroyReq = 3   // refresh read + read before revoke + revoke
 )
@@ -135,6 +135,8 @@ func (b *bencher) report() string {
 	framework := b.frameworkSection()
 	side := b.sideBySideSection()
 	gobench := b.goBenchSection()
+	core := b.coreSection(&targets)
+	why := b.whySection()
 
 	m.p("## Targets")
 	m.p("")
@@ -153,7 +155,7 @@ func (b *bencher) report() string {
 		m.p("%d of %d targets missed (the benchmark reports misses and still succeeds).", missed, len(targets))
 	}
 	m.p("")
-	for _, s := range []string{economy, timing, scaling, memory, gobench, framework, side} {
+	for _, s := range []string{economy, timing, scaling, memory, gobench, framework, side, core, why} {
 		m.WriteString(s)
 	}
 	m.WriteString(b.methodSection())
