@@ -83,6 +83,7 @@ type bencher struct {
 	rpcN     int
 	rpcState map[string]int64 // terraform.tfstate bytes after the apply of the RPC runs
 	instance map[string]instanceBreakdown
+	shapes   []*shapeRun // section 10 (shapes.go)
 }
 
 func newBencher(opts options) (*bencher, error) {
@@ -154,6 +155,9 @@ func (b *bencher) run() error {
 				return err
 			}
 		}
+	}
+	if err := b.runShapes(); err != nil {
+		return err
 	}
 	if err := b.runRPCSizes(b.opts.ns[0]); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"math/big"
+	"os"
 
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 )
@@ -14,8 +15,10 @@ import (
 // library. The values are shaped like the real provider's on 6.x, so that the floors' state
 // entries are as long as ours: Terraform core pays for every byte of state per resource.
 func floorString(attribute string) string {
-	switch attribute {
-	case "id":
+	switch {
+	case attribute == "id" && os.Getenv(envFloorShape) == shapeCommunityLike:
+		return floorUUID() // the community provider's id: the key itself
+	case attribute == "id":
 		return randomHex(32) // a 6.x id: the hex SHA-256 digest of the key
 	default:
 		return floorUUID() // a key, a 7.x name: UUID-shaped

@@ -9,6 +9,7 @@ import (
 	fwprovider "github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
@@ -76,6 +77,32 @@ type nullKeyWithIdentity struct {
 
 func (r nullKeyWithIdentity) IdentitySchema(ctx context.Context, req resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
 	r.real.IdentitySchema(ctx, req, resp)
+}
+
+// Shapes of the framework floor's state entry, for section 10: the price of a byte of state.
+const (
+	envFloorShape      = "SENSU_BENCH_FLOOR_SHAPE"
+	shapeNoSensitive   = "no-sensitive" // no attribute marked sensitive: no sensitive path in the state entry
+	shapeCommunityLike = "community"    // only id (a UUID, as the community provider's) and username
+)
+
+func (r nullKey) Schema(ctx context.Context, req resource.SchemaRequest, resp *resource.SchemaResponse) {
+	r.Resource.Schema(ctx, req, resp)
+	switch os.Getenv(envFloorShape) {
+	case shapeNoSensitive:
+		for name, a := range resp.Schema.Attributes {
+			if s, ok := a.(schema.StringAttribute); ok && s.Sensitive {
+				s.Sensitive = false
+				resp.Schema.Attributes[name] = s
+			}
+		}
+	case shapeCommunityLike:
+		for name := range resp.Schema.Attributes {
+			if name != "id" && name != "username" {
+				delete(resp.Schema.Attributes, name)
+			}
+		}
+	}
 }
 
 func (nullKey) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

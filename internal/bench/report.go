@@ -137,6 +137,7 @@ func (b *bencher) report() string {
 	gobench := b.goBenchSection()
 	core := b.coreSection(&targets)
 	why := b.whySection()
+	shapes := b.shapesSection()
 
 	m.p("## Targets")
 	m.p("")
@@ -155,7 +156,7 @@ func (b *bencher) report() string {
 		m.p("%d of %d targets missed (the benchmark reports misses and still succeeds).", missed, len(targets))
 	}
 	m.p("")
-	for _, s := range []string{economy, timing, scaling, memory, gobench, framework, side, core, why} {
+	for _, s := range []string{economy, timing, scaling, memory, gobench, framework, side, core, why, shapes} {
 		m.WriteString(s)
 	}
 	m.WriteString(b.methodSection())
