@@ -24,9 +24,37 @@ func NewProtocol6Server(version string) func() tfprotov6.ProviderServer {
 }
 
 // detachingServer wraps the calls Terraform makes per resource; the others (schema,
-// configuration, stop) happen a few times per process and pass straight through.
+// configuration, stop) happen a few times per process and pass straight through, except that
+// the schema and metadata answers withdraw the PlanDestroy capability (see withoutPlanDestroy).
 type detachingServer struct {
 	tfprotov6.ProviderServer
+}
+
+func (s *detachingServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
+	resp, err := s.ProviderServer.GetProviderSchema(ctx, req)
+	if resp != nil {
+		withoutPlanDestroy(resp.ServerCapabilities)
+	}
+	return resp, err
+}
+
+func (s *detachingServer) GetMetadata(ctx context.Context, req *tfprotov6.GetMetadataRequest) (*tfprotov6.GetMetadataResponse, error) {
+	resp, err := s.ProviderServer.GetMetadata(ctx, req)
+	if resp != nil {
+		withoutPlanDestroy(resp.ServerCapabilities)
+	}
+	return resp, err
+}
+
+// withoutPlanDestroy withdraws the capability the framework always announces, by which
+// Terraform calls PlanResourceChange once more per resource on every destroy so that a
+// resource's ModifyPlan may see it. No resource here has a ModifyPlan (a test checks), so
+// that call only cost an RPC per key: Terraform plans the destroy itself, as for any SDK
+// provider (measured in BENCHMARKS.md, section 8).
+func withoutPlanDestroy(c *tfprotov6.ServerCapabilities) {
+	if c != nil {
+		c.PlanDestroy = false
+	}
 }
 
 func (s *detachingServer) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {

@@ -5,6 +5,9 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 )
 
 type ctxKey struct{}
@@ -64,4 +67,38 @@ func TestDetachedContextFreesParent(t *testing.T) {
 		t.Errorf("each call still holds %d bytes after it returned; the 16 KiB value leaks", perCall)
 	}
 	runtime.KeepAlive(kept)
+}
+
+// TestNoPlanDestroy: the server withdraws the PlanDestroy capability, which only makes sense
+// while no resource has a ModifyPlan to call on destroy.
+func TestNoPlanDestroy(t *testing.T) {
+	ctx := context.Background()
+	srv := NewProtocol6Server("test")()
+	schemaResp, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metaResp, err := srv.GetMetadata(ctx, &tfprotov6.GetMetadataRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*tfprotov6.ServerCapabilities{"GetProviderSchema": schemaResp.ServerCapabilities, "GetMetadata": metaResp.ServerCapabilities} {
+		if c == nil {
+			t.Fatalf("%s: no server capabilities", name)
+		}
+		if c.PlanDestroy {
+			t.Errorf("%s announces PlanDestroy", name)
+		}
+		if !c.GetProviderSchemaOptional {
+			t.Errorf("%s lost the framework's other capabilities: %+v", name, c)
+		}
+	}
+	for _, newResource := range New("test")().Resources(ctx) {
+		r := newResource()
+		if _, ok := r.(resource.ResourceWithModifyPlan); ok {
+			var meta resource.MetadataResponse
+			r.Metadata(ctx, resource.MetadataRequest{ProviderTypeName: "sensu"}, &meta)
+			t.Errorf("%s has a ModifyPlan: Terraform calls it on destroy only with PlanDestroy, so stop withdrawing it in server.go", meta.TypeName)
+		}
+	}
 }
