@@ -76,10 +76,7 @@ func (b *bencher) coreSection(targets *[]target) string {
 		}
 		m.p("**Terraform core's CPU, %s state** (seconds; then the SDK floor's per key, and each subject ÷ the SDK floor):", backend)
 		m.p("")
-		header := []string{"N", "Command"}
-		for _, s := range b.coreSubjects() {
-			header = append(header, s)
-		}
+		header := append([]string{"N", "Command"}, b.coreSubjects()...)
 		header = append(header, "SDK floor ms/key")
 		for _, s := range b.coreSubjects()[2:] {
 			header = append(header, s+" ÷ SDK")

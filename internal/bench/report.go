@@ -138,6 +138,7 @@ func (b *bencher) report() string {
 	core := b.coreSection(&targets)
 	why := b.whySection()
 	shapes := b.shapesSection()
+	findings := b.findingsSection()
 
 	m.p("## Targets")
 	m.p("")
@@ -156,7 +157,7 @@ func (b *bencher) report() string {
 		m.p("%d of %d targets missed (the benchmark reports misses and still succeeds).", missed, len(targets))
 	}
 	m.p("")
-	for _, s := range []string{economy, timing, scaling, memory, gobench, framework, side, core, why, shapes} {
+	for _, s := range []string{economy, timing, scaling, memory, gobench, framework, side, core, why, shapes, findings} {
 		m.WriteString(s)
 	}
 	m.WriteString(b.methodSection())
@@ -657,9 +658,15 @@ func (b *bencher) methodSection() string {
 	m.p("- Commands: `terraform %s`, `terraform %s`, `terraform %s`, with", strings.Join(b.applyArgs(), " "), strings.Join(b.planArgs(), " "), strings.Join(b.destroyArgs(), " "))
 	m.p("  `TF_IN_AUTOMATION=1`, `CHECKPOINT_DISABLE=1`, and `TF_LOG*`, `SENSU_*`, `GOGC` removed from the environment.")
 	m.p("  The plan must report no changes (exit code 0). After apply the API must hold N new keys, after destroy none.")
-	m.p("- Order: an unmeasured 1-key warm-up; for each N, terraform_data, the framework floor and each generation interleaved (every apply,")
-	m.p("  then every plan, then every destroy), repeated 3 times when N ≤ 200, the plan 3 times otherwise (medians shown); the `api_key` lifecycle at")
-	m.p("  N = %d; the framework variants and the GC trace at N = %d on 6.x; the Go benchmarks.", b.minN(), b.maxN())
+	m.p("- Order: an unmeasured 1-key warm-up; for each N, with local state, then with pg state: terraform_data, the SDK floor, the framework floor")
+	m.p("  and each generation interleaved (every apply, then every plan, then every destroy), with local state repeated 3 times when N ≤ 200 and")
+	m.p("  the plan 3 times otherwise, with pg state once (medians shown); the state entries of section 10 at N = %d; the RPC recording of", b.maxN())
+	m.p("  section 9 at N = %d; the `api_key` lifecycle at N = %d; the framework variants and the GC trace at N = %d on 6.x; the Go benchmarks.", b.minN(), b.minN(), b.maxN())
+	m.p("- Remote state: `backend \"pg\"` (built into Terraform) on a PostgreSQL the benchmark creates (`initdb`, trust")
+	m.p("  authentication, `fsync` off), runs as an unprivileged user on 127.0.0.1 and a free port, and removes at the end;")
+	m.p("  `.ci/install-postgres.sh` installs Debian's postgresql where no server is installed. Each workspace has its own")
+	m.p("  schema and is initialised (`terraform init`, not measured) from a filesystem mirror holding the launcher, since")
+	m.p("  `init` ignores dev_overrides.")
 	m.p("- Configuration: `resource \"sensu_api_key\" \"k\" { count = N; username = \"admin\" }` and")
 	m.p("  `resource \"terraform_data\" \"k\" { count = N; input = \"admin\" }`.")
 	m.p("- Reproduce: `make bench` (or `go run ./internal/bench -n %s -latency %s -generations %s`; `-quick` for a smoke run,", joinInts(b.opts.ns), b.opts.latency, joinInts(b.opts.generations))

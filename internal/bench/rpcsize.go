@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -176,13 +175,4 @@ func readRPCStats(dir string) (map[string]*rpcStat, error) {
 		}
 	}
 	return out, nil
-}
-
-func sortedRPCs(m map[string]*rpcStat) []string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
 }
