@@ -94,7 +94,7 @@ func (b *bencher) coreSection(targets *[]target) string {
 				row := []string{fmt.Sprint(n), o.name}
 				for _, s := range b.coreSubjects()[1:] {
 					r := o.get(b.core[coreKey{backend, s, n}])
-					row = append(row, secs(r.providerCPU())+fmt.Sprintf(" (%d)", len(r.Procs)))
+					row = append(row, secs(r.providerCPU())+fmt.Sprintf(" (%d, %s)", len(r.Procs), bytesIEC(r.stderrBytes())))
 				}
 				prow = append(prow, row)
 
@@ -115,7 +115,8 @@ func (b *bencher) coreSection(targets *[]target) string {
 				wrow = append(wrow, w)
 			}
 		}
-		m.p("**Provider processes' CPU, %s state** (seconds, and the number of processes):", backend)
+		m.p("**Provider processes' CPU, %s state** (seconds; the number of processes and the bytes they wrote to stderr,", backend)
+		m.p("which Terraform reads and decodes line by line):")
 		m.p("")
 		m.table(append([]string{"N", "Command"}, b.coreSubjects()[1:]...), prow)
 
