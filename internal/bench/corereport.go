@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -37,7 +38,9 @@ func (b *bencher) coreSection(targets *[]target) string {
 	m.p("**Terraform core's CPU** is the `terraform` command's user + system CPU (its rusage includes every child it")
 	m.p("waited for) less the provider processes' (each one's `wait4` rusage, recorded by the launcher) and the")
 	m.p("launchers' own. **Provider CPU** is the sum over the command's provider processes. The PostgreSQL server's")
-	m.p("CPU is in neither. Ratios are to the SDK floor measured in the same run, seconds apart.")
+	m.p("CPU is in neither. Ratios are to the SDK floor measured in the same run, seconds apart. Where a command ran")
+	m.p("more than once (local state at N ≤ 200 and every plan; pg state three times), each figure is the median of its")
+	m.p("runs.")
 	m.p("")
 	if b.pg == nil && b.opts.remoteState {
 		m.p("> Remote state was **not measured**: %s", b.pgSkipped)
@@ -51,15 +54,15 @@ func (b *bencher) coreSection(targets *[]target) string {
 				continue
 			}
 			for _, o := range ops {
-				sr := o.get(sdk)
+				sc := medianOf(sdk.runs[o.idx], (*tfRun).coreCPU)
 				row := []string{fmt.Sprint(n), o.name}
 				for _, s := range b.coreSubjects() {
-					row = append(row, secs(o.get(b.core[coreKey{backend, s, n}]).coreCPU()))
+					row = append(row, secs(medianOf(b.core[coreKey{backend, s, n}].runs[o.idx], (*tfRun).coreCPU)))
 				}
-				row = append(row, fmt.Sprintf("%.2f", msPerKey(sr.coreCPU(), n)))
+				row = append(row, fmt.Sprintf("%.2f", msPerKey(sc, n)))
 				for _, s := range b.coreSubjects()[2:] {
-					r := o.get(b.core[coreKey{backend, s, n}])
-					x := r.coreCPU().Seconds() / sr.coreCPU().Seconds()
+					rc := medianOf(b.core[coreKey{backend, s, n}].runs[o.idx], (*tfRun).coreCPU)
+					x := rc.Seconds() / sc.Seconds()
 					cell := ratio(x)
 					if s != subjFloor {
 						cell = "**" + cell + "**"
@@ -68,7 +71,7 @@ func (b *bencher) coreSection(targets *[]target) string {
 					if n == maxN && s != subjFloor {
 						*targets = append(*targets, target{
 							fmt.Sprintf("Terraform core's CPU per key ≤ %.1f× the SDK floor's at N = %d, %s state, %s, %s", targetCoreVsSDK, maxN, backend, s, o.name),
-							ratio(x) + fmt.Sprintf(" (%.2f vs %.2f ms/key)", msPerKey(r.coreCPU(), n), msPerKey(sr.coreCPU(), n)), x <= targetCoreVsSDK})
+							ratio(x) + fmt.Sprintf(" (%.2f vs %.2f ms/key%s)", msPerKey(rc, n), msPerKey(sc, n), runsNote(sdk.runs[o.idx])), x <= targetCoreVsSDK})
 					}
 				}
 				rows = append(rows, row)
@@ -93,8 +96,9 @@ func (b *bencher) coreSection(targets *[]target) string {
 			for _, o := range ops {
 				row := []string{fmt.Sprint(n), o.name}
 				for _, s := range b.coreSubjects()[1:] {
-					r := o.get(b.core[coreKey{backend, s, n}])
-					row = append(row, secs(r.providerCPU())+fmt.Sprintf(" (%d, %s)", len(r.Procs), bytesIEC(r.stderrBytes())))
+					lc := b.core[coreKey{backend, s, n}]
+					r := o.get(lc)
+					row = append(row, secs(medianOf(lc.runs[o.idx], (*tfRun).providerCPU))+fmt.Sprintf(" (%d, %s)", len(r.Procs), bytesIEC(r.stderrBytes())))
 				}
 				prow = append(prow, row)
 
@@ -109,7 +113,7 @@ func (b *bencher) coreSection(targets *[]target) string {
 					if n == maxN && o.idx != opPlan {
 						*targets = append(*targets, target{
 							fmt.Sprintf("Wall time ≤ %.1f× (SDK floor + ideal I/O) at N = %d, %s state, %s, %s", targetWallVsSDK, maxN, backend, genName(g), o.name),
-							ratio(x) + fmt.Sprintf(" (%s vs %s + %s)", secs(r.Wall), secs(sr.Wall), secs(ideal)), x <= targetWallVsSDK})
+							ratio(x) + fmt.Sprintf(" (%s vs %s + %s%s)", secs(r.Wall), secs(sr.Wall), secs(ideal), runsNote(sdk.runs[o.idx])), x <= targetWallVsSDK})
 					}
 				}
 				wrow = append(wrow, w)
@@ -162,4 +166,21 @@ func everyRun(bad []string) string {
 		return "every run"
 	}
 	return "missed: " + strings.Join(bad, "; ")
+}
+
+// medianOf is the median of f over runs.
+func medianOf(runs []*tfRun, f func(*tfRun) time.Duration) time.Duration {
+	v := make([]time.Duration, len(runs))
+	for i, r := range runs {
+		v[i] = f(r)
+	}
+	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	return v[len(v)/2]
+}
+
+func runsNote(runs []*tfRun) string {
+	if len(runs) < 2 {
+		return ""
+	}
+	return fmt.Sprintf(", medians of %d", len(runs))
 }

@@ -660,7 +660,7 @@ func (b *bencher) methodSection() string {
 	m.p("  The plan must report no changes (exit code 0). After apply the API must hold N new keys, after destroy none.")
 	m.p("- Order: an unmeasured 1-key warm-up; for each N, with local state, then with pg state: terraform_data, the SDK floor, the framework floor")
 	m.p("  and each generation interleaved (every apply, then every plan, then every destroy), with local state repeated 3 times when N ≤ 200 and")
-	m.p("  the plan 3 times otherwise, with pg state once (medians shown); the state entries of section 10 at N = %d; the RPC recording of", b.maxN())
+	m.p("  the plan 3 times otherwise, with pg state 3 times (medians shown); the state entries of section 10 at N = %d; the RPC recording of", b.maxN())
 	m.p("  section 9 at N = %d; the `api_key` lifecycle at N = %d; the framework variants and the GC trace at N = %d on 6.x; the Go benchmarks.", b.minN(), b.minN(), b.maxN())
 	m.p("- Remote state: `backend \"pg\"` (built into Terraform) on a PostgreSQL the benchmark creates (`initdb`, trust")
 	m.p("  authentication, `fsync` off), runs as an unprivileged user on 127.0.0.1 and a free port, and removes at the end;")
