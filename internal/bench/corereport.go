@@ -39,7 +39,7 @@ func (b *bencher) coreSection(targets *[]target) string {
 	m.p("waited for) less the provider processes' (each one's `wait4` rusage, recorded by the launcher) and the")
 	m.p("launchers' own. **Provider CPU** is the sum over the command's provider processes. The PostgreSQL server's")
 	m.p("CPU is in neither. Ratios are to the SDK floor measured in the same run, seconds apart. Where a command ran")
-	m.p("more than once (local state at N ≤ 200 and every plan; pg state three times), each figure is the median of its")
+	m.p("more than once (local state at N ≤ 200 and at the largest N, and every plan; pg state three times), each figure is the median of its")
 	m.p("runs.")
 	m.p("")
 	if b.pg == nil && b.opts.remoteState {

@@ -376,7 +376,7 @@ func (b *bencher) timeSection(targets *[]target) string {
 	if len(gaps) > 0 {
 		m.p("Where the time beyond terraform_data + ideal I/O goes at N = %d: the framework's share is framework floor −", maxN)
 		m.p("terraform_data (Terraform talking gRPC to a plugin, the framework's per-RPC work); this provider's share is ours −")
-		m.p("framework floor − ideal I/O (the Sensu client, waits beyond the ideal, its logs). One run each: noisy.")
+		m.p("framework floor − ideal I/O (the Sensu client, waits beyond the ideal, its logs). Medians of the runs: noisy.")
 		m.p("")
 		m.table([]string{"Gen", "Command", "beyond baseline", "framework floor", "share", "this provider", "share"}, gaps)
 	}
@@ -659,8 +659,9 @@ func (b *bencher) methodSection() string {
 	m.p("  `TF_IN_AUTOMATION=1`, `CHECKPOINT_DISABLE=1`, and `TF_LOG*`, `SENSU_*`, `GOGC` removed from the environment.")
 	m.p("  The plan must report no changes (exit code 0). After apply the API must hold N new keys, after destroy none.")
 	m.p("- Order: an unmeasured 1-key warm-up; for each N, with local state, then with pg state: terraform_data, the SDK floor, the framework floor")
-	m.p("  and each generation interleaved (every apply, then every plan, then every destroy), with local state repeated 3 times when N ≤ 200 and")
-	m.p("  the plan 3 times otherwise, with pg state 3 times (medians shown); the state entries of section 10 at N = %d; the RPC recording of", b.maxN())
+	m.p("  and each generation interleaved (every apply, then every plan, then every destroy), with local state repeated 3 times when N ≤ 200 or")
+	m.p("  N = %d and the plan 3 times otherwise, with pg state 3 times (medians shown);", b.maxN())
+	m.p("  then the state entries of section 10 at N = %d; the RPC recording of", b.maxN())
 	m.p("  section 9 at N = %d; the `api_key` lifecycle at N = %d; the framework variants and the GC trace at N = %d on 6.x; the Go benchmarks.", b.minN(), b.minN(), b.maxN())
 	m.p("- Remote state: `backend \"pg\"` (built into Terraform) on a PostgreSQL the benchmark creates (`initdb`, trust")
 	m.p("  authentication, `fsync` off), runs as an unprivileged user on 127.0.0.1 and a free port, and removes at the end;")
