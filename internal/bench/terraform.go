@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +23,9 @@ type tfRun struct {
 	Requests   map[string]int // what the in-memory Sensu API received, by route
 	Procs      []procRecord   // one per provider process (empty for terraform_data)
 	StateBytes int64          // terraform.tfstate after the command
+	// BenchCPU is this program's own CPU during the command: the in-memory Sensu API
+	// answering the provider (nothing else of it runs meanwhile).
+	BenchCPU time.Duration
 }
 
 // Sensu API routes as sensutest counts them.
@@ -200,10 +204,11 @@ func (w *workspace) run(srv server, extraEnv []string, args ...string) (*tfRun, 
 	if srv != nil {
 		srv.ResetCounters()
 	}
+	before := selfCPU()
 	start := time.Now()
 	err = cmd.Run()
 	wall := time.Since(start)
-	run := &tfRun{Args: args, Wall: wall}
+	run := &tfRun{Args: args, Wall: wall, BenchCPU: selfCPU() - before}
 	if cmd.ProcessState != nil {
 		run.ExitCode = cmd.ProcessState.ExitCode()
 		run.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
@@ -264,4 +269,13 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// selfCPU is this process's user + system CPU so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
