@@ -99,9 +99,9 @@ func (b *bencher) floorRatioNote() string {
 	if sdk == nil || fw == nil {
 		return ""
 	}
+	core := func(l *lifecycle, op int) float64 { return medianOf(l.runs[op], (*tfRun).coreCPU).Seconds() }
 	return fmt.Sprintf(": framework floor ÷ SDK floor at N = %d, local state, %s for apply, %s for destroy", n,
-		ratio(fw.run(opApply).coreCPU().Seconds()/sdk.run(opApply).coreCPU().Seconds()),
-		ratio(fw.run(opDestroy).coreCPU().Seconds()/sdk.run(opDestroy).coreCPU().Seconds()))
+		ratio(core(fw, opApply)/core(sdk, opApply)), ratio(core(fw, opDestroy)/core(sdk, opDestroy)))
 }
 
 func (b *bencher) shapesNote() string {
