@@ -48,9 +48,9 @@ func (s *detachingServer) GetMetadata(ctx context.Context, req *tfprotov6.GetMet
 
 // withoutPlanDestroy withdraws the capability the framework always announces, by which
 // Terraform calls PlanResourceChange once more per resource on every destroy so that a
-// resource's ModifyPlan may see it. No resource here has a ModifyPlan (a test checks), so
-// that call only cost an RPC per key: Terraform plans the destroy itself, as for any SDK
-// provider (measured in BENCHMARKS.md, section 8).
+// resource's ModifyPlan may see it. No resource here does anything in ModifyPlan on a destroy
+// (TestNoPlanDestroy calls each as for one), so that call only cost an RPC per key: Terraform
+// plans the destroy itself, as for any SDK provider (measured in BENCHMARKS.md, section 8).
 func withoutPlanDestroy(c *tfprotov6.ServerCapabilities) {
 	if c != nil {
 		c.PlanDestroy = false

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 )
 
 type ctxKey struct{}
@@ -70,7 +72,8 @@ func TestDetachedContextFreesParent(t *testing.T) {
 }
 
 // TestNoPlanDestroy: the server withdraws the PlanDestroy capability, which only makes sense
-// while no resource has a ModifyPlan to call on destroy.
+// while no resource's ModifyPlan does anything on destroy: Terraform calls it on destroy only
+// with PlanDestroy. Each ModifyPlan is called as for a destroy and must leave the plan alone.
 func TestNoPlanDestroy(t *testing.T) {
 	ctx := context.Background()
 	srv := NewProtocol6Server("test")()
@@ -95,10 +98,32 @@ func TestNoPlanDestroy(t *testing.T) {
 	}
 	for _, newResource := range New("test")().Resources(ctx) {
 		r := newResource()
-		if _, ok := r.(resource.ResourceWithModifyPlan); ok {
-			var meta resource.MetadataResponse
-			r.Metadata(ctx, resource.MetadataRequest{ProviderTypeName: "sensu"}, &meta)
-			t.Errorf("%s has a ModifyPlan: Terraform calls it on destroy only with PlanDestroy, so stop withdrawing it in server.go", meta.TypeName)
+		withPlan, ok := r.(resource.ResourceWithModifyPlan)
+		if !ok {
+			continue
+		}
+		var meta resource.MetadataResponse
+		r.Metadata(ctx, resource.MetadataRequest{ProviderTypeName: "sensu"}, &meta)
+		var sch resource.SchemaResponse
+		r.Schema(ctx, resource.SchemaRequest{}, &sch)
+		typ := sch.Schema.Type().TerraformType(ctx)
+		null := tftypes.NewValue(typ, nil)
+		req := resource.ModifyPlanRequest{
+			Config: tfsdk.Config{Schema: sch.Schema, Raw: null},
+			State:  tfsdk.State{Schema: sch.Schema, Raw: null},
+			Plan:   tfsdk.Plan{Schema: sch.Schema, Raw: null},
+		}
+		resp := resource.ModifyPlanResponse{Plan: req.Plan}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: ModifyPlan panics on a destroy (%v)", meta.TypeName, p)
+				}
+			}()
+			withPlan.ModifyPlan(ctx, req, &resp)
+		}()
+		if resp.Diagnostics.HasError() || !resp.Plan.Raw.IsNull() || len(resp.RequiresReplace) > 0 || resp.Private != nil {
+			t.Errorf("%s: ModifyPlan acts on a destroy, which Terraform sends it only with PlanDestroy: stop withdrawing the capability in server.go", meta.TypeName)
 		}
 	}
 }
