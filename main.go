@@ -2,10 +2,13 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"io"
 	"log"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
@@ -27,9 +30,33 @@ func main() {
 	if debugMode {
 		opts = append(opts, tf6server.WithManagedDebug())
 	}
+	// Serve swaps os.Stderr for a pipe that ends with it; Terraform reads the original.
+	stderr := os.Stderr
 	err := tf6server.Serve("registry.terraform.io/sensu-community/sensu", provider.NewProtocol6Server(version), opts...)
+	revokeUnclosedEphemeralKeys(stderr)
 	if err != nil {
 		log.Fatal(err)
+	}
+}
+
+// revokeUnclosedEphemeralKeys revokes the ephemeral keys that Terraform opened in this process
+// and did not close, which it skips when something using them failed. Serve has returned:
+// Terraform asked the process to end and kills it 2 seconds later. The outcome goes to
+// Terraform's log (TF_LOG=INFO), by key id.
+func revokeUnclosedEphemeralKeys(stderr io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	revoked, failed := provider.RevokeUnclosedEphemeralKeys(ctx)
+	if len(revoked) == 0 && len(failed) == 0 {
+		return
+	}
+	// go-plugin logs a plugin's stderr line at the level its "[LEVEL]" prefix names.
+	logger := log.New(stderr, "", 0)
+	for _, id := range revoked {
+		logger.Printf("[INFO] Revoked an ephemeral Sensu API key that Terraform did not close: id=%s", id)
+	}
+	for id, err := range failed {
+		logger.Printf("[ERROR] Could not revoke an ephemeral Sensu API key that Terraform did not close, and it still authenticates: id=%s error=%q", id, err.Error())
 	}
 }
 

@@ -73,6 +73,13 @@ func TestSameKeyRequests(t *testing.T) {
 	if sameKeyRequests(map[string]int{}, map[string]int{routeInfo: 1}) {
 		t.Error("a missing request must count")
 	}
+	reads := map[string]int{routeInfo: 100, routeUserGet: 1, routeUserList: 1, routeVersion: 1}
+	if !sameKeyRequests(reads, map[string]int{routeInfo: 100}) {
+		t.Error("user reads are counted apart, not as key requests")
+	}
+	if r := (&tfRun{Requests: reads}); r.keyRequests() != 100 || r.userReads() != 2 {
+		t.Errorf("key requests %d, user reads %d", r.keyRequests(), r.userReads())
+	}
 }
 
 func TestChildEnv(t *testing.T) {

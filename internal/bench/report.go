@@ -190,11 +190,13 @@ func (b *bencher) economySection(targets *[]target) string {
 	m.p("processes Terraform started for the command, counted by the launcher (see *How it is measured*); *calling the")
 	m.p("API* is the number of `GET /version` requests, which the client sends once per process, on its first API call.")
 	m.p("A process that only serves the schema or validates the configuration calls nothing: no `/version`, no login.")
-	m.p("*Key requests* are all requests under `/api/core/v2/apikeys`.")
+	m.p("*Key requests* are all requests under `/api/core/v2/apikeys`. *User reads* (`GET /api/core/v2/users/{name}` or")
+	m.p("`GET /api/core/v2/users`) are the refreshed keys' users, read to warn about disabled ones: every key here belongs to")
+	m.p("`admin`, so at most one per process that calls the API, and none when nothing is refreshed.")
 	m.p("")
 	var rows [][]string
-	perKeyOK, loginOK, apiKeyOK := true, true, true
-	var perKeyBad, loginBad []string
+	perKeyOK, loginOK, apiKeyOK, userOK := true, true, true, true
+	var perKeyBad, loginBad, userBad []string
 	for _, k := range b.sensuKeys() {
 		lc := b.ours[k]
 		for _, o := range ops {
@@ -204,7 +206,7 @@ func (b *bencher) economySection(targets *[]target) string {
 			kr := r.keyRequests()
 			rows = append(rows, []string{genName(k.gen), fmt.Sprint(k.n), k.auth, o.name,
 				fmt.Sprint(len(r.Procs)), fmt.Sprint(version), fmt.Sprint(logins + refresh),
-				fmt.Sprint(kr), ratio(float64(kr) / float64(k.n)), r.routes()})
+				fmt.Sprint(kr), ratio(float64(kr) / float64(k.n)), fmt.Sprint(r.userReads()), r.routes()})
 			// Exactly one request per key per operation: the grant, the read, or (destroy)
 			// the refresh read and the revoke; nothing else. Checked in every repetition.
 			var want map[string]int
@@ -226,6 +228,12 @@ func (b *bencher) economySection(targets *[]target) string {
 					perKeyOK = false
 					perKeyBad = append(perKeyBad, fmt.Sprintf("%s N=%d %s %s", genName(k.gen), k.n, k.auth, o.name))
 				}
+				// One username (admin): at most one user read per process calling the API,
+				// none in an apply, whose walks refresh nothing.
+				if u := rr.userReads(); u > benchUsernames*v || (o.idx == opApply && u != 0) {
+					userOK = false
+					userBad = append(userBad, fmt.Sprintf("%s N=%d %s %s: %d", genName(k.gen), k.n, k.auth, o.name, u))
+				}
 				switch {
 				case k.auth == "api_key" && l+rf != 0:
 					apiKeyOK = false
@@ -236,7 +244,7 @@ func (b *bencher) economySection(targets *[]target) string {
 			}
 		}
 	}
-	m.table([]string{"Gen", "N", "Auth", "Command", "Provider processes", "…calling the API (`GET /version`)", "Logins (`GET /auth` + refreshes)", "Key requests", "per key", "Requests by route"}, rows)
+	m.table([]string{"Gen", "N", "Auth", "Command", "Provider processes", "…calling the API (`GET /version`)", "Logins (`GET /auth` + refreshes)", "Key requests", "per key", "User reads", "Requests by route"}, rows)
 	m.p("Where a command was repeated, the table shows the median run; the targets are checked on every run.")
 	m.p("")
 	m.p("`terraform apply` is two walks (plan, then apply), `terraform destroy` two as well (a refreshing plan, then")
@@ -248,6 +256,7 @@ func (b *bencher) economySection(targets *[]target) string {
 	*targets = append(*targets,
 		target{"Exactly 1 request per key per operation (grant; read; refresh read + revoke), nothing else", describeBad(perKeyBad), perKeyOK},
 		target{"Lazy login: exactly 1 per provider process that calls the API, 0 in the others (password auth); `GET /version` once per such process", describeBad(loginBad), loginOK},
+		target{"User reads: at most 1 per distinct username per provider process that calls the API, 0 when nothing is refreshed", describeBad(userBad), userOK},
 	)
 	var changed []string
 	for _, k := range b.sensuKeys() {
@@ -295,11 +304,15 @@ func (b *bencher) loginsWith(auth string) int {
 	return n
 }
 
-// sameKeyRequests reports whether the key requests in got are exactly want.
+// benchUsernames is how many distinct users the benchmark's keys belong to (all admin).
+const benchUsernames = 1
+
+// sameKeyRequests reports whether the key requests in got are exactly want; user reads
+// are checked apart.
 func sameKeyRequests(got, want map[string]int) bool {
 	for route, n := range got {
 		switch route {
-		case routeVersion, routeLogin, routeRefresh:
+		case routeVersion, routeLogin, routeRefresh, routeUserGet, routeUserList:
 			continue
 		}
 		if want[route] != n {

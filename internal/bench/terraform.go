@@ -38,20 +38,27 @@ const (
 	routeList    = "GET /api/core/v2/apikeys"
 	routeInfo    = "GET /api/core/v2/apikeys/{name}"
 	routeRevoke  = "DELETE /api/core/v2/apikeys/{name}"
+	// The users of refreshed keys, read to warn about disabled ones: counted apart.
+	routeUserGet  = "GET /api/core/v2/users/{name}"
+	routeUserList = "GET /api/core/v2/users"
 )
 
-// keyRequests counts the requests that concern API keys (everything but /version and auth).
+// keyRequests counts the requests that concern API keys (everything but /version, auth and
+// user reads).
 func (r *tfRun) keyRequests() int {
 	n := 0
 	for route, c := range r.Requests {
 		switch route {
-		case routeVersion, routeLogin, routeRefresh:
+		case routeVersion, routeLogin, routeRefresh, routeUserGet, routeUserList:
 		default:
 			n += c
 		}
 	}
 	return n
 }
+
+// userReads counts the requests that read users.
+func (r *tfRun) userReads() int { return r.Requests[routeUserGet] + r.Requests[routeUserList] }
 
 func (r *tfRun) peakRSSKiB() int64 {
 	var m int64

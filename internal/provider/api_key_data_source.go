@@ -30,10 +30,11 @@ type apiKeyDataSource struct {
 
 // apiKeyInfoModel is what both data sources tell about a key: never the secret.
 type apiKeyInfoModel struct {
-	ID        types.String `tfsdk:"id"`
-	Username  types.String `tfsdk:"username"`
-	CreatedAt types.String `tfsdk:"created_at"`
-	CreatedBy types.String `tfsdk:"created_by"`
+	ID           types.String `tfsdk:"id"`
+	Username     types.String `tfsdk:"username"`
+	CreatedAt    types.String `tfsdk:"created_at"`
+	CreatedBy    types.String `tfsdk:"created_by"`
+	UserDisabled types.Bool   `tfsdk:"user_disabled"`
 }
 
 var apiKeyInfoDescriptions = map[string]string{
@@ -42,18 +43,25 @@ var apiKeyInfoDescriptions = map[string]string{
 	"username":   "The Sensu user the key authenticates as.",
 	"created_at": "When the key was granted, as an RFC 3339 timestamp.",
 	"created_by": "The Sensu user who granted the key.",
+	"user_disabled": "Whether the key's user is disabled. Sensu refuses a disabled user's logins but not its API keys: " +
+		"a key with `user_disabled = true` still authenticates as a user who no longer has access, so check it " +
+		"(a `check` block or a postcondition) and revoke such keys. Null when the user could not be read " +
+		"(unknown to Sensu, or the credentials may not read users); a warning then says why. " +
+		"The provider reads each user at most once per run.",
 }
 
-func newAPIKeyInfo(k sensu.APIKey) apiKeyInfoModel {
+// newAPIKeyInfo describes k; user is what was read of its user.
+func newAPIKeyInfo(k sensu.APIKey, user sensu.UserResult) apiKeyInfoModel {
 	created := types.StringNull()
 	if !k.CreatedAt.IsZero() {
 		created = types.StringValue(k.CreatedAt.UTC().Format(time.RFC3339))
 	}
 	return apiKeyInfoModel{
-		ID:        types.StringValue(k.ID),
-		Username:  types.StringValue(k.Username),
-		CreatedAt: created,
-		CreatedBy: types.StringValue(k.CreatedBy),
+		ID:           types.StringValue(k.ID),
+		Username:     types.StringValue(k.Username),
+		CreatedAt:    created,
+		CreatedBy:    types.StringValue(k.CreatedBy),
+		UserDisabled: userDisabledValue(user),
 	}
 }
 
@@ -63,7 +71,7 @@ func (d *apiKeyDataSource) Metadata(_ context.Context, req datasource.MetadataRe
 
 func (d *apiKeyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Looks up one Sensu Go API key by its id and tells who it belongs to and when it was granted. " +
+		MarkdownDescription: "Looks up one Sensu Go API key by its id and tells who it belongs to, when it was granted and whether its user is disabled. " +
 			"It never returns the secret key.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
@@ -71,9 +79,10 @@ func (d *apiKeyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest,
 				Required:            true,
 				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
 			},
-			"username":   schema.StringAttribute{MarkdownDescription: apiKeyInfoDescriptions["username"], Computed: true},
-			"created_at": schema.StringAttribute{MarkdownDescription: apiKeyInfoDescriptions["created_at"], Computed: true},
-			"created_by": schema.StringAttribute{MarkdownDescription: apiKeyInfoDescriptions["created_by"], Computed: true},
+			"username":      schema.StringAttribute{MarkdownDescription: apiKeyInfoDescriptions["username"], Computed: true},
+			"created_at":    schema.StringAttribute{MarkdownDescription: apiKeyInfoDescriptions["created_at"], Computed: true},
+			"created_by":    schema.StringAttribute{MarkdownDescription: apiKeyInfoDescriptions["created_by"], Computed: true},
+			"user_disabled": schema.BoolAttribute{MarkdownDescription: apiKeyInfoDescriptions["user_disabled"], Computed: true},
 		},
 	}
 }
@@ -112,7 +121,11 @@ func (d *apiKeyDataSource) Read(ctx context.Context, req datasource.ReadRequest,
 		addAPIError(&resp.Diagnostics, d.client, "Error Reading Sensu API Key", err, nil)
 		return
 	}
-	info := newAPIKeyInfo(*key)
+	user := d.client.CachedUsers(ctx, []string{key.Username})[key.Username]
+	if user.Err != nil {
+		addUserReadWarning(&resp.Diagnostics, "API key "+config.ID.ValueString(), key.Username, user.Err)
+	}
+	info := newAPIKeyInfo(*key, user)
 	info.ID = config.ID
 	resp.Diagnostics.Append(resp.State.Set(ctx, info)...)
 }

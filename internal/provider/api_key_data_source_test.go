@@ -15,10 +15,8 @@ import (
 	"github.com/sensu-community/terraform-provider-sensu/internal/sensu"
 )
 
-func dataSourcesConfig(b *testBackend) string {
-	other := ""
-	if b.otherUsername != "" {
-		other = fmt.Sprintf(`
+func dataSourcesConfig(b *testBackend, otherUsername string) string {
+	other := fmt.Sprintf(`
 resource "sensu_api_key" "other" {
   username = %q
 }
@@ -27,8 +25,7 @@ data "sensu_api_keys" "other" {
   username   = %q
   depends_on = [sensu_api_key.test, sensu_api_key.other]
 }
-`, b.otherUsername, b.otherUsername)
-	}
+`, otherUsername, otherUsername)
 	return b.providerConfig + fmt.Sprintf(`
 resource "sensu_api_key" "test" {
   username = %q
@@ -59,11 +56,15 @@ func byDigestExpr(b *testBackend) string {
 
 func TestAccAPIKeyDataSources(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		other := b.otherUser(t)
 		checks := []resource.TestCheckFunc{
 			resource.TestCheckResourceAttrPair("data.sensu_api_key.test", "id", testResource, "id"),
 			resource.TestCheckResourceAttrPair("data.sensu_api_key.by_digest", "id", testResource, "id"),
 			resource.TestCheckResourceAttr("data.sensu_api_key.test", "username", b.username),
 			resource.TestCheckResourceAttrSet("data.sensu_api_key.test", "created_by"),
+			// The key's user is enabled (key_user_test.go disables one).
+			resource.TestCheckResourceAttr("data.sensu_api_key.test", "user_disabled", "false"),
+			resource.TestCheckTypeSetElemNestedAttrs("data.sensu_api_keys.mine", "api_keys.*", map[string]string{"user_disabled": "false"}),
 			resource.TestCheckResourceAttrWith("data.sensu_api_key.test", "created_at", func(v string) error {
 				created, err := time.Parse(time.RFC3339, v)
 				if err != nil {
@@ -78,19 +79,17 @@ func TestAccAPIKeyDataSources(t *testing.T) {
 			checkListHasKey("data.sensu_api_keys.mine", b.username, true),
 			checkListHasNoSecret("data.sensu_api_keys.mine"),
 		}
-		if b.otherUsername != "" {
-			checks = append(checks,
-				checkListHasKey("data.sensu_api_keys.other", b.otherUsername, false),
-				checkListOnlyUser("data.sensu_api_keys.other", b.otherUsername),
-				checkListOnlyUser("data.sensu_api_keys.mine", b.username),
-			)
-		}
+		checks = append(checks,
+			checkListHasKey("data.sensu_api_keys.other", other, false),
+			checkListOnlyUser("data.sensu_api_keys.other", other),
+			checkListOnlyUser("data.sensu_api_keys.mine", b.username),
+		)
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 			CheckDestroy:             b.checkDestroy,
 			Steps: []resource.TestStep{
 				{
-					Config: dataSourcesConfig(b),
+					Config: dataSourcesConfig(b, other),
 					ConfigStateChecks: []statecheck.StateCheck{
 						statecheck.ExpectKnownValue("data.sensu_api_key.test", tfjsonpath.New("username"), knownvalue.StringExact(b.username)),
 					},

@@ -90,6 +90,7 @@ func checkKeyRevoked(b *testBackend, old *keyRecorder) resource.TestCheckFunc {
 
 func TestAccAPIKeyResource_lifecycle(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		other := b.otherUser(t)
 		first, second := &keyRecorder{}, &keyRecorder{}
 		importIgnore := []string{"keepers"}
 		if !b.gen.NamesAreSecret() {
@@ -168,19 +169,17 @@ func TestAccAPIKeyResource_lifecycle(t *testing.T) {
 				Check: checkGrantedKey(b),
 			},
 		)
-		if b.otherUsername != "" {
-			// A username change replaces the key.
-			steps = append(steps, resource.TestStep{
-				Config: apiKeyConfig(b, b.otherUsername, "2"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResource, plancheck.ResourceActionReplace)},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(testResource, tfjsonpath.New("username"), knownvalue.StringExact(b.otherUsername)),
-				},
-				Check: checkGrantedKey(b),
-			})
-		}
+		// A username change replaces the key.
+		steps = append(steps, resource.TestStep{
+			Config: apiKeyConfig(b, other, "2"),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(testResource, plancheck.ResourceActionReplace)},
+			},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(testResource, tfjsonpath.New("username"), knownvalue.StringExact(other)),
+			},
+			Check: checkGrantedKey(b),
+		})
 
 		resource.Test(t, resource.TestCase{
 			ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,

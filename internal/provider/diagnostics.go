@@ -1,10 +1,14 @@
 package provider
 
 import (
+	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/sensu-community/terraform-provider-sensu/internal/sensu"
 )
@@ -42,11 +46,15 @@ func addAPIError(diags *diag.Diagnostics, client *sensu.Client, summary string, 
 			diags.AddAttributeError(*usernameAttr, summary, detail)
 			return
 		}
+	case sensu.IsGenerationError(err):
+		detail = fmt.Sprintf("Sensu at %s cannot do this: %s.", url, err)
 	case sensu.IsRefreshRefused(err):
 		detail = "The provider's access token has expired and Sensu refused to renew it with the refresh token. " +
 			"On Sensu Go 6.x a refresh token works only once, and Terraform starts the provider several times per run: " +
-			"the first renewal used it up (or sensuctl did). Run `eval $(sensuctl env)` again for a fresh pair, or better, " +
-			"configure username and password or an api_key, which every provider process can reuse.\n\n" + err.Error()
+			"the first renewal used it up (or sensuctl did). It also works only while its login session lasts, about 6 minutes " +
+			"after it was issued (Sensu 6.12.0 keeps a session for the access token's 5 minutes and one more), so a shell " +
+			"configured by `eval $(sensuctl env)` longer ago than that cannot renew at all. Run `eval $(sensuctl env)` again " +
+			"for a fresh pair, or better, configure username and password or an api_key, which every provider process can reuse.\n\n" + err.Error()
 	case sensu.IsUnauthorized(err):
 		detail = unauthorizedHelp(client.AuthMethod()) + "\n\n" + err.Error()
 	case sensu.IsForbidden(err):
@@ -81,4 +89,80 @@ func unauthorizedHelp(method sensu.AuthMethod) string {
 		return "Sensu rejected the provider's username or password (HTTP 401). Check username and password " +
 			"(SENSU_USERNAME, SENSU_PASSWORD)."
 	}
+}
+
+// clientValidator applies one of the client's own input rules at validation time, so the
+// provider and the client cannot disagree about what is valid.
+type clientValidator struct {
+	describe string // what a valid value is, for the docs
+	check    func(string) error
+}
+
+var _ validator.String = clientValidator{}
+
+func (v clientValidator) Description(context.Context) string { return "must be " + v.describe }
+func (v clientValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v clientValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := v.check(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Attribute Value", "The value is not "+v.describe+": "+err.Error()+".")
+	}
+}
+
+// addGrantError is addAPIError for a grant: a taken name is put on `name` with its owner,
+// anything about the user on `username`.
+func addGrantError(diags *diag.Diagnostics, client *sensu.Client, summary string, err error) {
+	var taken *sensu.NameTakenError
+	if errors.As(err, &taken) {
+		diags.AddAttributeError(path.Root("name"), "Sensu API Key Name Taken",
+			fmt.Sprintf("Sensu at %s already has %s. Sensu would silently overwrite that key, so the provider grants nothing. "+
+				"Choose another name, or, if the key is meant to be managed here, adopt it with `terraform import` by the id %q "+
+				"(or an import block). A key replaced with create_before_destroy needs a new name too.", client.URL(), err, taken.Name))
+		return
+	}
+	usernameAttr := path.Root("username")
+	addAPIError(diags, client, summary, err, &usernameAttr)
+}
+
+// checkGrantOptions adds an error, at plan time, for a chosen name or secret that the
+// backend's generation cannot take. It does nothing before the provider is configured.
+func checkGrantOptions(ctx context.Context, client *sensu.Client, name, secret types.String, diags *diag.Diagnostics) {
+	if client == nil || (name.IsNull() && secret.IsNull()) {
+		return
+	}
+	gen, err := client.Generation(ctx)
+	if err != nil {
+		addAPIError(diags, client, "Error Contacting Sensu", err, nil)
+		return
+	}
+	if !gen.NamesAreSecret() {
+		return
+	}
+	why := fmt.Sprintf("Sensu at %s is %s. It generates every API key itself, and the key is also the key's name, "+
+		"which appears in the URL of every request about the key.", client.URL(), gen)
+	if !name.IsNull() {
+		diags.AddAttributeError(path.Root("name"), "Sensu API Key Names Need Sensu Go 7.x",
+			why+" So a name cannot be chosen: remove `name`. The provider identifies a 6.x key by `id`, the SHA-256 digest of the key.")
+	}
+	if !secret.IsNull() {
+		diags.AddAttributeError(path.Root("key_wo"), "Write-Only Sensu API Keys Need Sensu Go 7.x",
+			why+" So the secret cannot be chosen, and the provider must hold the key in state to read and revoke it: remove "+
+				"`key_wo` and `key_wo_version` and use `key`, or the `sensu_api_key` ephemeral resource, which keeps the key out of the state.")
+	}
+}
+
+// revokeByHand says how to revoke a key outside Terraform, by its public id.
+func revokeByHand(gen sensu.Generation, id string) string {
+	if !gen.NamesAreSecret() {
+		return fmt.Sprintf("Revoke it by hand with `sensuctl api-key revoke %s --skip-confirm`.", id)
+	}
+	return fmt.Sprintf("On Sensu Go 6.x the key is its own name, so find it by its SHA-256 digest and revoke it by hand:\n\n"+
+		"  sensuctl api-key list --format json | jq -r '.[].metadata.name' | while read -r k; do\n"+
+		"    [ \"$(printf %%s \"$k\" | sha256sum | cut -c1-64)\" = %s ] && sensuctl api-key revoke \"$k\" --skip-confirm\n"+
+		"  done", id)
 }

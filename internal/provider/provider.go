@@ -1,5 +1,5 @@
 // Package provider is the Terraform layer: the provider's configuration, the sensu_api_key
-// resource and the API key data sources. It talks to Sensu only through internal/sensu.
+// resource, ephemeral resource and list resource, and the API key data sources. It talks to Sensu only through internal/sensu.
 package provider
 
 import (
@@ -13,6 +13,8 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -24,7 +26,11 @@ import (
 	"github.com/sensu-community/terraform-provider-sensu/internal/sensu"
 )
 
-var _ provider.Provider = (*sensuProvider)(nil)
+var (
+	_ provider.Provider                       = (*sensuProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*sensuProvider)(nil)
+	_ provider.ProviderWithListResources      = (*sensuProvider)(nil)
+)
 
 // New returns a constructor for the provider at the given version.
 func New(version string) func() provider.Provider {
@@ -100,7 +106,8 @@ func (p *sensuProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp
 			},
 			"access_token": schema.StringAttribute{
 				MarkdownDescription: "Sensu access token, as issued by `sensuctl` or `GET /auth`. Access tokens expire after 5 minutes: set `refresh_token` too. " +
-					"On Sensu Go 6.x a refresh token works only once and each provider process holds its own copy, so prefer `username`/`password` " +
+					"On Sensu Go 6.x a refresh token works only once, and only for about 6 minutes after it was issued, and each provider process " +
+					"holds its own copy, so prefer `username`/`password` " +
 					"or `api_key` for Terraform. Falls back to `SENSU_ACCESS_TOKEN`; `SENSU_ACCESS_TOKEN_EXPIRES_AT` is read only when the token comes from the environment.",
 				Optional:  true,
 				Sensitive: true,
@@ -166,6 +173,8 @@ func (p *sensuProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	tflog.Debug(ctx, "Configured the Sensu client", map[string]any{"api_url": client.URL(), "auth": string(client.AuthMethod())})
 	resp.ResourceData = client
 	resp.DataSourceData = client
+	resp.EphemeralResourceData = client
+	resp.ListResourceData = client
 }
 
 // settings resolves each argument against its environment fallback, remembering where the
@@ -345,4 +354,12 @@ func (p *sensuProvider) Resources(context.Context) []func() resource.Resource {
 
 func (p *sensuProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{NewAPIKeyDataSource, NewAPIKeysDataSource}
+}
+
+func (p *sensuProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{NewAPIKeyEphemeralResource}
+}
+
+func (p *sensuProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{NewAPIKeyListResource}
 }

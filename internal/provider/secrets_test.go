@@ -3,17 +3,22 @@ package provider
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/sensu-community/terraform-provider-sensu/internal/sensu/sensutest"
+	"github.com/hashicorp/go-version"
+	"github.com/hashicorp/terraform-plugin-testing/helper/acctest"
+
+	"github.com/sensu-community/terraform-provider-sensu/internal/sensu"
 )
 
 // cliRun is one command of a real Terraform (or OpenTofu) CLI driving the built provider.
@@ -47,11 +52,39 @@ func newCLIRun(t *testing.T, config string) *cliRun {
 	env := []string{"TF_CLI_CONFIG_FILE=" + cliConfig, "TF_IN_AUTOMATION=1", "CHECKPOINT_DISABLE=1", "TF_LOG=TRACE"}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, "TF_") && !strings.HasPrefix(name, "SENSU_") && name != "CHECKPOINT_DISABLE" {
+		// A real backend is configured from SENSU_*; the in-memory one never is.
+		sensuEnv := strings.HasPrefix(name, "SENSU_") && !realBackend()
+		if !strings.HasPrefix(name, "TF_") && !sensuEnv && name != "CHECKPOINT_DISABLE" {
 			env = append(env, kv)
 		}
 	}
 	return &cliRun{t: t, bin: bin, dir: dir, env: env}
+}
+
+// cliVersion is the version of the CLI at TF_ACC_TERRAFORM_PATH (Terraform or OpenTofu).
+func (r *cliRun) cliVersion() *version.Version {
+	r.t.Helper()
+	out, err := exec.Command(r.bin, "version", "-json").Output()
+	var v struct {
+		Version string `json:"terraform_version"`
+	}
+	if err == nil {
+		err = json.Unmarshal(out, &v)
+	}
+	parsed, perr := version.NewVersion(v.Version)
+	if err != nil || perr != nil {
+		r.t.Fatalf("reading the version of %s: %v %v", r.bin, err, perr)
+	}
+	return parsed.Core()
+}
+
+// skipBelow skips a test that the CLI's version cannot run, as tfversion.SkipBelow does for
+// resource.Test.
+func (r *cliRun) skipBelow(minimum string) {
+	r.t.Helper()
+	if v := r.cliVersion(); v.LessThan(version.Must(version.NewVersion(minimum))) {
+		r.t.Skipf("%s %s cannot run this test; it needs %s or later", filepath.Base(r.bin), v, minimum)
+	}
 }
 
 var (
@@ -83,6 +116,16 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if builtPluginDir != "" {
 		_ = os.RemoveAll(builtPluginDir)
+	}
+	if n := len(memoryOnlyTests.names); n > maxMemoryOnlyTests {
+		names := make([]string, 0, n)
+		for name := range memoryOnlyTests.names {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(os.Stderr, "FAIL: %d top-level tests skipped on the real backend, at most %d may: %s\n",
+			n, maxMemoryOnlyTests, strings.Join(names, ", "))
+		code = 1
 	}
 	os.Exit(code)
 }
@@ -133,19 +176,21 @@ func assertNoSecrets(t *testing.T, output string, secrets map[string]string) {
 }
 
 // TestAccSecretsNeverPrinted runs the real CLI with TF_LOG=TRACE through apply, plan,
-// refresh, import, show, destroy and error paths, and scans everything it printed for the
-// keys, the password and every token the server issued.
+// refresh, import, show, destroy, token authentication and error paths, and scans everything
+// it printed for the secrets the test knows: the keys in state, the passwords it used, the
+// tokens it obtained itself, and every token and key Sensu handed out through the test's
+// proxy (in memory, also every secret the server ever issued).
 func TestAccSecretsNeverPrinted(t *testing.T) {
-	if realBackend() {
-		t.Skip("needs the in-memory Sensu API to know every secret it issued")
-	}
-	forEachMemoryBackend(t, func(t *testing.T, b *testBackend) {
-		const password = sensutest.AdminPassword
-		provider := fmt.Sprintf("provider \"sensu\" {\n  api_url = %q\n  username = %q\n  password = %q\n}\n", b.url, sensutest.AdminUsername, password)
-		resources := `
+	forEachBackend(t, func(t *testing.T, b *testBackend) {
+		clearSensuEnv(t)
+		proxy := startProxy(t, b, nil)
+		pb := b.via(proxy, "")
+		username, password := b.adminLogin()
+		provider := pb.provider(fmt.Sprintf("  username = %q\n  password = %q", username, password))
+		resources := fmt.Sprintf(`
 resource "sensu_api_key" "ci" {
   count    = 3
-  username = "admin"
+  username = %q
 }
 
 data "sensu_api_keys" "all" {
@@ -159,16 +204,28 @@ data "sensu_api_key" "first" {
 output "first_id" {
   value = sensu_api_key.ci[0].id
 }
-`
+`, b.username)
 		run := newCLIRun(t, provider+resources)
+		b.revokeStateKeysAtEnd(t, run)
 		run.mustRun("apply", "-auto-approve", "-input=false")
-		if n := len(b.server.APIKeys()); n != 3 {
-			t.Fatalf("apply left %d keys on the server, want 3", n)
-		}
 		// The secrets from state: on 7.x the server only holds hashes of them.
 		granted := keysEverSeen(run.dir)
 		if len(granted) != 3 {
 			t.Fatalf("the state holds %d keys, want 3", len(granted))
+		}
+		// The proxy saw the provider's login tokens and, on 6.x where Sensu makes the key,
+		// every key (on 7.x the provider makes the secret and sends Sensu only its hash).
+		recorded := map[string]bool{}
+		for _, s := range proxy.issuedSecrets() {
+			recorded[s] = true
+		}
+		if len(recorded) == 0 {
+			t.Fatal("the proxy saw no token pass: the scan would miss what Sensu issued")
+		}
+		for i, k := range granted {
+			if b.gen.NamesAreSecret() && !recorded[k] {
+				t.Fatalf("the proxy did not see granted key %d pass: the scan would miss what Sensu issued", i)
+			}
 		}
 		run.mustRun("plan", "-input=false", "-detailed-exitcode")
 		run.mustRun("apply", "-refresh-only", "-auto-approve", "-input=false")
@@ -178,29 +235,47 @@ output "first_id" {
 		run.mustRun("state", "rm", "sensu_api_key.ci[2]")
 		run.mustRun("import", "-input=false", "sensu_api_key.ci[2]", id)
 
+		// Token authentication, with tokens the test got itself as sensuctl does.
+		tok := b.login(t)
+		viaToken := newCLIRun(t, pb.provider(fmt.Sprintf("  access_token = %q\n  refresh_token = %q", tok.AccessToken, tok.RefreshToken))+
+			"data \"sensu_api_keys\" \"all\" {}\n")
+		viaToken.mustRun("plan", "-input=false")
+
 		// Error paths: unknown user, then wrong password.
-		bad := newCLIRun(t, provider+"resource \"sensu_api_key\" \"bad\" {\n  username = \"nosuchuser\"\n}\n")
+		bad := newCLIRun(t, provider+"resource \"sensu_api_key\" \"bad\" {\n  username = \"no-such-user-"+acctest.RandString(8)+"\"\n}\n")
 		if bad.run("apply", "-auto-approve", "-input=false") {
 			t.Error("granting a key to an unknown user succeeded")
 		}
+		b.revokeStateKeysAtEnd(t, bad)
 		wrong := newCLIRun(t, strings.Replace(provider, password, "wrong-"+password, 1)+resources)
 		if wrong.run("apply", "-auto-approve", "-input=false") {
 			t.Error("applying with a wrong password succeeded")
 		}
+		b.revokeStateKeysAtEnd(t, wrong)
 
 		run.mustRun("destroy", "-auto-approve", "-input=false")
-		if left := b.server.APIKeys(); len(left) != 0 {
-			t.Errorf("destroy left %d keys on the server", len(left))
+		for _, attrs := range stateKeyAttributes(run.dir) {
+			if _, err := b.admin.GetAPIKey(context.Background(), b.sensuName(attrs)); !sensu.IsNotFound(err) {
+				t.Errorf("key %s after destroy: %v, want not found", attrs["id"], err)
+			}
 		}
 
-		secrets := map[string]string{"the password": password, "the wrong password": "wrong-" + password}
+		secrets := map[string]string{
+			"the password": password, "the wrong password": "wrong-" + password,
+			"the test's access token": tok.AccessToken, "the test's refresh token": tok.RefreshToken,
+		}
 		for i, k := range granted {
 			secrets[fmt.Sprintf("granted key %d", i)] = k
 		}
-		for i, s := range b.server.IssuedSecrets() {
-			secrets[fmt.Sprintf("issued token %d", i)] = s
+		for i, s := range proxy.issuedSecrets() {
+			secrets[fmt.Sprintf("secret %d Sensu issued through the proxy", i)] = s
 		}
-		all := run.output.String() + bad.output.String() + wrong.output.String()
+		if b.server != nil {
+			for i, s := range b.server.IssuedSecrets() {
+				secrets[fmt.Sprintf("issued token %d", i)] = s
+			}
+		}
+		all := run.output.String() + viaToken.output.String() + bad.output.String() + wrong.output.String()
 		if !strings.Contains(all, "TRACE") {
 			t.Fatal("the CLI wrote no TRACE logs: the scan would prove nothing")
 		}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -23,12 +24,19 @@ func NewProtocol6Server(version string) func() tfprotov6.ProviderServer {
 	}
 }
 
-// detachingServer wraps the calls Terraform makes per resource; the others (schema,
-// configuration, stop) happen a few times per process and pass straight through, except that
+// detachingServer wraps the calls Terraform makes per resource (TestDetachingServerWrapsEveryResourceRPC
+// keeps the list complete); the others (schema, configuration, stop, functions, which this
+// provider has none of) happen a few times per process and pass straight through, except that
 // the schema and metadata answers withdraw the PlanDestroy capability (see withoutPlanDestroy).
+//
+// The list resource RPCs are not (yet) part of tfprotov6.ProviderServer but of the optional
+// tfprotov6.ListResourceServer, which tf6server looks for on this type: the embedded field
+// alone would hide them, and `terraform query` would be told they are not implemented.
 type detachingServer struct {
 	tfprotov6.ProviderServer
 }
+
+var _ tfprotov6.ProviderServerWithListResource = (*detachingServer)(nil) //nolint:staticcheck // the interface tf6server asserts
 
 func (s *detachingServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
 	resp, err := s.ProviderServer.GetProviderSchema(ctx, req)
@@ -81,6 +89,18 @@ func (s *detachingServer) ImportResourceState(ctx context.Context, req *tfprotov
 	return detached(ctx, req, s.ProviderServer.ImportResourceState)
 }
 
+func (s *detachingServer) MoveResourceState(ctx context.Context, req *tfprotov6.MoveResourceStateRequest) (*tfprotov6.MoveResourceStateResponse, error) {
+	return detached(ctx, req, s.ProviderServer.MoveResourceState)
+}
+
+func (s *detachingServer) UpgradeResourceIdentity(ctx context.Context, req *tfprotov6.UpgradeResourceIdentityRequest) (*tfprotov6.UpgradeResourceIdentityResponse, error) {
+	return detached(ctx, req, s.ProviderServer.UpgradeResourceIdentity)
+}
+
+func (s *detachingServer) GenerateResourceConfig(ctx context.Context, req *tfprotov6.GenerateResourceConfigRequest) (*tfprotov6.GenerateResourceConfigResponse, error) {
+	return detached(ctx, req, s.ProviderServer.GenerateResourceConfig)
+}
+
 func (s *detachingServer) ValidateDataResourceConfig(ctx context.Context, req *tfprotov6.ValidateDataResourceConfigRequest) (*tfprotov6.ValidateDataResourceConfigResponse, error) {
 	return detached(ctx, req, s.ProviderServer.ValidateDataResourceConfig)
 }
@@ -89,13 +109,73 @@ func (s *detachingServer) ReadDataSource(ctx context.Context, req *tfprotov6.Rea
 	return detached(ctx, req, s.ProviderServer.ReadDataSource)
 }
 
+func (s *detachingServer) ValidateEphemeralResourceConfig(ctx context.Context, req *tfprotov6.ValidateEphemeralResourceConfigRequest) (*tfprotov6.ValidateEphemeralResourceConfigResponse, error) {
+	return detached(ctx, req, s.ProviderServer.ValidateEphemeralResourceConfig)
+}
+
+func (s *detachingServer) OpenEphemeralResource(ctx context.Context, req *tfprotov6.OpenEphemeralResourceRequest) (*tfprotov6.OpenEphemeralResourceResponse, error) {
+	return detached(ctx, req, s.ProviderServer.OpenEphemeralResource)
+}
+
+func (s *detachingServer) RenewEphemeralResource(ctx context.Context, req *tfprotov6.RenewEphemeralResourceRequest) (*tfprotov6.RenewEphemeralResourceResponse, error) {
+	return detached(ctx, req, s.ProviderServer.RenewEphemeralResource)
+}
+
+func (s *detachingServer) CloseEphemeralResource(ctx context.Context, req *tfprotov6.CloseEphemeralResourceRequest) (*tfprotov6.CloseEphemeralResourceResponse, error) {
+	return detached(ctx, req, s.ProviderServer.CloseEphemeralResource)
+}
+
+func (s *detachingServer) ValidateListResourceConfig(ctx context.Context, req *tfprotov6.ValidateListResourceConfigRequest) (*tfprotov6.ValidateListResourceConfigResponse, error) {
+	lister, err := s.lister()
+	if err != nil {
+		return nil, err
+	}
+	return detached(ctx, req, lister.ValidateListResourceConfig)
+}
+
+// ListResource returns a stream whose results tf6server pulls after this call has returned:
+// the context stays attached until the stream is drained, or its consumer stops early.
+func (s *detachingServer) ListResource(ctx context.Context, req *tfprotov6.ListResourceRequest) (*tfprotov6.ListResourceServerStream, error) {
+	lister, err := s.lister()
+	if err != nil {
+		return nil, err
+	}
+	d := newDetachableContext(ctx)
+	stream, err := lister.ListResource(d, req)
+	if err != nil || stream == nil || stream.Results == nil {
+		d.detach()
+		return stream, err
+	}
+	results := stream.Results
+	stream.Results = func(push func(tfprotov6.ListResourceResult) bool) {
+		defer d.detach()
+		results(push)
+	}
+	return stream, nil
+}
+
+var errNoListResources = errors.New("the provider server does not implement list resources")
+
+func (s *detachingServer) lister() (tfprotov6.ListResourceServer, error) {
+	lister, ok := s.ProviderServer.(tfprotov6.ListResourceServer)
+	if !ok {
+		return nil, errNoListResources
+	}
+	return lister, nil
+}
+
 // detached calls rpc with a context that delegates to ctx until rpc returns, then to an
 // empty one, so whatever the callee keeps of it no longer pins ctx.
 func detached[Req, Resp any](ctx context.Context, req Req, rpc func(context.Context, Req) (Resp, error)) (Resp, error) {
-	d := &detachableContext{}
-	d.parent.Store(&ctx)
+	d := newDetachableContext(ctx)
 	defer d.detach()
 	return rpc(d, req)
+}
+
+func newDetachableContext(parent context.Context) *detachableContext {
+	d := &detachableContext{}
+	d.parent.Store(&parent)
+	return d
 }
 
 type detachableContext struct {

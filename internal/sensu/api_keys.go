@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,80 @@ type APIKey struct {
 // CreateAPIKeyRequest asks for a new key.
 type CreateAPIKeyRequest struct {
 	Username string
+	// Name is the key's name on 7.x. Empty: the client names it NamePrefix and 128 random
+	// bits. A chosen name is checked first, since Sensu's PUT would overwrite a key of that
+	// name; a taken one is a NameTakenError. 6.x names keys itself (the name is the key).
+	Name string
+	// NamePrefix starts a generated 7.x name; empty means GeneratedNamePrefix.
+	NamePrefix string
+	// Secret is the key's secret on 7.x; only its bcrypt hash is sent. Empty: the client
+	// generates one. See ValidateSecret.
+	Secret string
+	// Labels are stored with a 7.x key (6.x keys have none), for example EphemeralLabel.
+	Labels map[string]string
+}
+
+// Prefixes of the names the client gives 7.x keys. An ephemeral key whose revocation never
+// ran (the process was killed) is recognisable by its prefix.
+const (
+	GeneratedNamePrefix = "tf-"
+	EphemeralNamePrefix = "tf-ephemeral-"
+)
+
+// EphemeralLabel marks the 7.x keys of ephemeral resources, with the value "true", whatever
+// their name: `sensuctl api-key list --label-selector 'terraform_ephemeral == true'` finds
+// them (measured on 7.0.0-alpha1, which stores a client's labels and selects on them; a label
+// key with "/" in it cannot be selected on).
+const EphemeralLabel = "terraform_ephemeral"
+
+// maxKeyNameLength bounds a chosen name, which goes into every URL about the key.
+const maxKeyNameLength = 253
+
+// Bounds of a caller-chosen secret: it is a bearer credential, so at least 32 characters;
+// bcrypt reads no more than 72 bytes.
+const (
+	MinSecretLength = 32
+	MaxSecretLength = 72
+)
+
+// nameRule is Sensu's rule for resource names (NameRegex in sensu/core/v2). Sensu does not
+// apply it to API keys, but the name goes into every info and revoke URL.
+var nameRule = regexp.MustCompile(`\A[\w.\-:]+\z`)
+
+// ValidateKeyName reports why name cannot be a 7.x API key's name.
+func ValidateKeyName(name string) error {
+	switch {
+	case !nameRule.MatchString(name):
+		return errors.New("a Sensu API key name may only contain letters, digits, '_', '.', '-' and ':'")
+	case name == "." || name == "..":
+		return errors.New("a Sensu API key name cannot be \".\" or \"..\", which a URL path resolves away")
+	case len(name) > maxKeyNameLength:
+		return fmt.Errorf("a Sensu API key name has at most %d characters", maxKeyNameLength)
+	}
+	if IsDigest(name) {
+		// 6.x ids are digests: a 7.x name of that shape would make ids ambiguous.
+		return errors.New("a Sensu API key name must not look like a SHA-256 digest (64 hexadecimal digits), which is what a 6.x key's id is")
+	}
+	return nil
+}
+
+// ValidateSecret reports why secret cannot be a caller-chosen API key secret. The reason
+// never quotes the secret.
+func ValidateSecret(secret string) error {
+	switch {
+	case len(secret) < MinSecretLength:
+		return fmt.Errorf("the secret has %d characters; an API key is a bearer credential, so use at least %d random characters "+
+			"(for example from the random_password resource or an ephemeral secret)", len(secret), MinSecretLength)
+	case len(secret) > MaxSecretLength:
+		return fmt.Errorf("the secret has %d bytes; Sensu checks keys with bcrypt, which reads at most %d", len(secret), MaxSecretLength)
+	}
+	for i := 0; i < len(secret); i++ {
+		if c := secret[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("the secret has a character at position %d that is not a visible ASCII character; "+
+				"it is sent in an HTTP header (Authorization: Key <secret>), so use letters, digits and punctuation only", i+1)
+		}
+	}
+	return nil
 }
 
 // ListAPIKeysOptions filters a list.
@@ -96,6 +171,9 @@ func (c *Client) DeleteAPIKey(ctx context.Context, name string) error {
 		return errEmptyName
 	}
 	_, err = c.do(ctx, c.keyRequest(gen, http.MethodDelete, name))
+	if gen.NamesAreSecret() && (err == nil || IsNotFound(err)) {
+		c.keys.forget(Digest(name))
+	}
 	return err
 }
 
@@ -112,11 +190,26 @@ func (c *Client) keyRequest(gen Generation, method, name string) request {
 
 // ListAPIKeys returns every key (following pagination), optionally only one user's.
 func (c *Client) ListAPIKeys(ctx context.Context, opts ListAPIKeysOptions) ([]APIKey, error) {
-	gen, err := c.Generation(ctx)
+	var keys []APIKey
+	err := c.EachAPIKey(ctx, opts, func(k APIKey) bool {
+		keys = append(keys, k)
+		return true
+	})
 	if err != nil {
 		return nil, err
 	}
-	var keys []APIKey
+	return keys, nil
+}
+
+// EachAPIKey lists the keys, optionally only one user's, calling yield for each in the
+// order Sensu lists them until yield returns false. It requests a page at a time and only
+// when yield wants more, so a caller that needs a few keys costs one request, and holds one
+// page at a time. On 6.x each key carries its secret (the name is the key).
+func (c *Client) EachAPIKey(ctx context.Context, opts ListAPIKeysOptions, yield func(APIKey) bool) error {
+	gen, err := c.Generation(ctx)
+	if err != nil {
+		return err
+	}
 	continueToken := ""
 	for page := 0; page < maxListPages; page++ {
 		q := url.Values{"limit": {strconv.Itoa(listPageSize)}}
@@ -126,27 +219,30 @@ func (c *Client) ListAPIKeys(ctx context.Context, opts ListAPIKeysOptions) ([]AP
 		r := request{method: http.MethodGet, path: apiKeysPath, query: q, auth: true}
 		resp, err := c.do(ctx, r)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		pageKeys, err := decodeAPIKeyList(gen, r, resp)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, k := range pageKeys {
-			if opts.Username == "" || k.Username == opts.Username {
-				keys = append(keys, k)
+			if opts.Username != "" && k.Username != opts.Username {
+				continue
+			}
+			if !yield(k) {
+				return nil
 			}
 		}
 		next := resp.header.Get("Sensu-Continue")
 		if next == "" {
-			return keys, nil
+			return nil
 		}
 		if next == continueToken {
-			return nil, shapeError(r, resp, "the list repeats its continue token")
+			return shapeError(r, resp, "the list repeats its continue token")
 		}
 		continueToken = next
 	}
-	return nil, fmt.Errorf("listing API keys: more than %d pages", maxListPages)
+	return fmt.Errorf("listing API keys: more than %d pages", maxListPages)
 }
 
 // LookupAPIKey finds a key by its public ID. On 7.x the ID is the name. On 6.x it is the
@@ -168,7 +264,12 @@ func (c *Client) LookupAPIKey(ctx context.Context, id string) (*APIKey, error) {
 			return &keys[i], nil
 		}
 	}
-	return nil, &APIError{StatusCode: http.StatusNotFound, Message: "no API key has this id", Method: http.MethodGet, Path: apiKeysPath}
+	return nil, noKeyWithID()
+}
+
+// noKeyWithID is a lookup by digest that found no key: IsNotFound, as a GET of a name.
+func noKeyWithID() error {
+	return &APIError{StatusCode: http.StatusNotFound, Message: "no API key has this id", Method: http.MethodGet, Path: apiKeysPath}
 }
 
 // IsDigest reports whether s looks like a hex SHA-256 digest (a 6.x key's ID).
@@ -188,8 +289,9 @@ type wrappedAPIKey struct {
 }
 
 type objectMeta struct {
-	Name      string `json:"name,omitempty"`
-	CreatedBy string `json:"created_by,omitempty"`
+	Name      string            `json:"name,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	CreatedBy string            `json:"created_by,omitempty"`
 }
 
 // apiKeySpec7 is a 7.x key's spec, and exactly a 6.x key object.

@@ -258,6 +258,65 @@ func TestListAPIKeysPagination(t *testing.T) {
 }
 
 // TestListAPIKeysManyPages walks a fake backend that pages by two.
+// TestEachAPIKeyStopsEarly checks that EachAPIKey requests a page only when the caller
+// wants more keys: two keys out of a two-page list cost one request, the filter applies
+// across pages, and an error of a later page reaches the caller.
+func TestEachAPIKeyStopsEarly(t *testing.T) {
+	const ua = "terraform-provider-sensu/test"
+	twoAdminKeys := `[{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"a1","created_by":"admin"},"username":"admin","created_at":1795769926}},` +
+		`{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"a2","created_by":"admin"},"username":"admin","created_at":1795769927}},` +
+		`{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"d1","created_by":"admin"},"username":"dev","created_at":1795769928}}]`
+	devKey := `[{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"d2","created_by":"admin"},"username":"dev","created_at":1795769929}}]`
+	first := exchange{method: "GET", path: "/api/core/v2/apikeys", query: "limit=500", auth: "Key " + adminAPIKey,
+		status: 200, header: map[string]string{"Content-Type": appJSON, "Sensu-Continue": "p2"}, respBody: twoAdminKeys}
+	second := exchange{method: "GET", path: "/api/core/v2/apikeys", query: "continue=p2&limit=500", auth: "Key " + adminAPIKey,
+		status: 200, header: map[string]string{"Content-Type": appJSON}, respBody: devKey}
+	each := func(t *testing.T, s *scriptedServer, opts ListAPIKeysOptions, want int) ([]string, error) {
+		cfg := testConfig(s.URL())
+		cfg.Generation = Generation7
+		var names []string
+		err := newTestClient(t, cfg).EachAPIKey(context.Background(), opts, func(k APIKey) bool {
+			names = append(names, k.Name)
+			return len(names) < want
+		})
+		return names, err
+	}
+
+	t.Run("two keys, one page", func(t *testing.T) {
+		names, err := each(t, newScriptedServer(t, ua, first), ListAPIKeysOptions{}, 2)
+		if err != nil || strings.Join(names, ",") != "a1,a2" {
+			t.Errorf("got %v, %v; want [a1 a2] from the first page only", names, err)
+		}
+	})
+	t.Run("filter across pages", func(t *testing.T) {
+		names, err := each(t, newScriptedServer(t, ua, first, second), ListAPIKeysOptions{Username: "dev"}, 10)
+		if err != nil || strings.Join(names, ",") != "d1,d2" {
+			t.Errorf("got %v, %v; want [d1 d2]", names, err)
+		}
+	})
+	t.Run("error on the second page", func(t *testing.T) {
+		failing := second
+		failing.status, failing.respBody = 500, `{"message":"boom","code":2}`
+		failing.header = map[string]string{"Content-Type": appJSON}
+		// The second page fails on every attempt: the first and its 4 retries.
+		s := newScriptedServer(t, ua, first, failing, failing, failing, failing, failing)
+		c := testConfig(s.URL())
+		c.Generation, c.MaxRetries = Generation7, 4
+		var names []string
+		err := newTestClient(t, c).EachAPIKey(context.Background(), ListAPIKeysOptions{}, func(k APIKey) bool {
+			names = append(names, k.Name)
+			return true
+		})
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 500 {
+			t.Errorf("err = %v, want the 500 of the second page", err)
+		}
+		if strings.Join(names, ",") != "a1,a2,d1" {
+			t.Errorf("before the error the caller got %v, want the first page's keys", names)
+		}
+	})
+}
+
 func TestListAPIKeysManyPages(t *testing.T) {
 	for _, gen := range []Generation{Generation6, Generation7} {
 		t.Run(gen.String(), func(t *testing.T) {
@@ -507,6 +566,8 @@ func TestAPIKeysAgainstFake(t *testing.T) {
 type grant7Check struct {
 	t        *testing.T
 	username string
+	// nameRule is what the client's name must look like; nil means clientKeyName.
+	nameRule *regexp.Regexp
 
 	mu    sync.Mutex
 	names []string
@@ -539,7 +600,11 @@ func (g *grant7Check) verify(t *testing.T, body []byte) {
 		t.Errorf("grant spec %s: %v", raw["spec"], err)
 		return
 	}
-	if !clientKeyName.MatchString(parsed.Metadata.Name) || parsed.Username != g.username {
+	rule := g.nameRule
+	if rule == nil {
+		rule = clientKeyName
+	}
+	if !rule.MatchString(parsed.Metadata.Name) || parsed.Username != g.username {
 		t.Errorf("grant spec names %q for %q", parsed.Metadata.Name, parsed.Username)
 	}
 	if _, err := bcrypt.Cost(parsed.Hash); err != nil {

@@ -51,6 +51,9 @@ type tokenManager struct {
 	// queued behind a failed attempt take its error instead of repeating it one by one.
 	attempts uint64
 	lastErr  error
+	// logins counts this client's logins that Sensu answered, for the log: a provider process
+	// is meant to log in once, so a second one there is worth seeing (tests assert on it).
+	logins int
 }
 
 func newTokenManager(c *Client, cfg Config) *tokenManager {
@@ -225,7 +228,11 @@ func (m *tokenManager) login(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tflog.Debug(ctx, "Logged in to Sensu", map[string]any{"username": m.username})
+	m.mu.Lock()
+	m.logins++
+	n := m.logins
+	m.mu.Unlock()
+	tflog.Debug(ctx, "Logged in to Sensu", map[string]any{"username": m.username, "logins_by_this_client": n})
 	return m.store(r, resp)
 }
 
@@ -272,6 +279,12 @@ func (m *tokenManager) store(r request, resp *response) error {
 			m.expiresAt = now.Add(time.Unix(t.ExpiresAt, 0).Sub(date))
 		}
 		m.refreshAt = refreshTime(now, m.expiresAt)
+		if !m.expiresAt.After(now) {
+			// Expired on arrival, by a clock or a rounding (both are whole seconds) that can't
+			// be trusted: renewing before each request would only get more such tokens. Use it
+			// until Sensu says 401, as a token of unknown expiry.
+			m.refreshAt, m.expiresAt = time.Time{}, time.Time{}
+		}
 	}
 	m.version++
 	return nil

@@ -225,6 +225,35 @@ func TestProactiveRefresh(t *testing.T) {
 	}
 }
 
+// TestTokenExpiredOnArrival: a token whose expires_at is already past when it arrives (a
+// server clock or a rounding to whole seconds that can't be trusted) is used until Sensu
+// rejects it, rather than renewed before every request.
+func TestTokenExpiredOnArrival(t *testing.T) {
+	t.Parallel()
+	for _, gen := range generations {
+		t.Run(gen.String(), func(t *testing.T) {
+			t.Parallel()
+			f := newFakeSensu(t, gen)
+			f.expiresAtSkew = -10 * time.Minute // valid for 5 minutes, reported 5 minutes ago
+			c := newTestClient(t, passwordConfig(f.URL()))
+			for i := 0; i < 20; i++ {
+				if _, err := c.ListAPIKeys(context.Background(), ListAPIKeysOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := f.count("POST /auth/token"); n != 0 {
+				t.Errorf("POST /auth/token sent %d times, want 0: the token still works", n)
+			}
+			if n := f.count("GET /auth"); n != 1 {
+				t.Errorf("GET /auth sent %d times, want 1", n)
+			}
+			if n := f.rejections(); n != 0 {
+				t.Errorf("%d requests were rejected", n)
+			}
+		})
+	}
+}
+
 func TestRefreshTime(t *testing.T) {
 	now := time.Unix(1795769715, 0)
 	for _, tc := range []struct {

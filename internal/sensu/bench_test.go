@@ -163,7 +163,7 @@ func BenchmarkDecodeGrant(b *testing.B) {
 func BenchmarkGrant7Secret(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		_, secret, err := newClientKey()
+		_, secret, err := newClientKey(GeneratedNamePrefix)
 		if err != nil {
 			b.Fatal(err)
 		}

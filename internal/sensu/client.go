@@ -1,6 +1,6 @@
 // Package sensu is a client for the parts of the Sensu Go API that manage API keys: login and
-// token refresh, generation detection, and granting, reading, listing and revoking keys on
-// Sensu Go 6.x and 7.x. It knows nothing about Terraform.
+// token refresh, generation detection, granting, reading, listing and revoking keys, and the
+// users keys belong to, on Sensu Go 6.x and 7.x. It knows nothing about Terraform.
 package sensu
 
 import (
@@ -97,6 +97,8 @@ type Client struct {
 	timeout     time.Duration
 	identity    string // the Sensu user the client acts as, when known (created_by of its grants)
 	grants      grantBook
+	users       userCache    // users read once per client, for the warnings about disabled users
+	keys        keyIndex     // 6.x: the key list read last, for imports by id
 	clockOffset atomic.Int64 // Sensu's clock minus ours, in nanoseconds, from Date headers
 }
 
@@ -210,6 +212,7 @@ func New(cfg Config) (*Client, error) {
 		method:     method,
 		apiKey:     cfg.APIKey,
 		genLock:    newCtxMutex(),
+		keys:       keyIndex{listing: newCtxMutex()},
 		maxRetries: maxRetries,
 		timeout:    timeout,
 		identity:   identityOf(cfg, method),

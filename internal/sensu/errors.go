@@ -39,6 +39,46 @@ func (e *UserNotFoundError) Error() string {
 
 func (e *UserNotFoundError) Unwrap() error { return e.Err }
 
+// NameTakenError is a grant with a chosen name that another key already has. Sensu's PUT
+// would overwrite that key silently (and its POST would silently pick another name), so the
+// client does not grant.
+type NameTakenError struct {
+	Name      string
+	Username  string // the existing key's user
+	CreatedBy string // who granted it, when Sensu says
+}
+
+func (e *NameTakenError) Error() string {
+	by := ""
+	if e.CreatedBy != "" {
+		by = fmt.Sprintf(", granted by %q", e.CreatedBy)
+	}
+	return fmt.Sprintf("an API key named %q already exists for user %q%s", e.Name, e.Username, by)
+}
+
+// IsNameTaken reports a grant refused because its chosen name is taken.
+func IsNameTaken(err error) bool {
+	var e *NameTakenError
+	return errors.As(err, &e)
+}
+
+// GenerationError is a request for something the backend's API generation cannot do.
+type GenerationError struct {
+	Generation Generation
+	Feature    string // what was asked, e.g. "a chosen API key name"
+	Reason     string
+}
+
+func (e *GenerationError) Error() string {
+	return fmt.Sprintf("%s needs Sensu Go 7.x, and the backend is %s: %s", e.Feature, e.Generation, e.Reason)
+}
+
+// IsGenerationError reports a request the backend's generation cannot serve.
+func IsGenerationError(err error) bool {
+	var e *GenerationError
+	return errors.As(err, &e)
+}
+
 // TransportError is a request that got no HTTP response: the connection, TLS handshake or
 // timeout failed. URL is redacted; Err never carries the request URL (see redactTransportError).
 type TransportError struct {

@@ -25,7 +25,10 @@ type fakeSensu struct {
 	t   *testing.T
 	gen Generation
 	ttl time.Duration
-	srv *httptest.Server
+	// expiresAtSkew shifts the expires_at it reports from the tokens' real expiry, like a
+	// server whose clock is off.
+	expiresAtSkew time.Duration
+	srv           *httptest.Server
 
 	// intercept, when set, may answer a request itself (a fault); route is as in counts.
 	intercept func(w http.ResponseWriter, r *http.Request, route string) bool
@@ -204,7 +207,7 @@ func (f *fakeSensu) issueLocked(w http.ResponseWriter) {
 	f.secrets = append(f.secrets, access, refresh)
 	w.Header().Set("Content-Type", appJSON)
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"access_token": access, "expires_at": expires.Unix(), "refresh_token": refresh,
+		"access_token": access, "expires_at": expires.Add(f.expiresAtSkew).Unix(), "refresh_token": refresh,
 	})
 }
 

@@ -694,3 +694,67 @@ func TestInmemNoSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestInmemCachedLookupAPIKey checks that importing many 6.x keys by id costs one list per
+// client, concurrent lookups included; that an id the list lacks, or a key revoked since,
+// lists again; and that 7.x lookups stay one info request each.
+func TestInmemCachedLookupAPIKey(t *testing.T) {
+	ctx := context.Background()
+	t.Run("6.x", func(t *testing.T) {
+		s := sensutest.NewTest(t, sensutest.Options{Generation: sensutest.Generation6})
+		var keys []sensutest.APIKey
+		for range 20 {
+			keys = append(keys, s.GrantAPIKey(sensutest.AdminUsername))
+		}
+		c := newTestClient(t, inmemPasswordConfig(s))
+		s.ResetCounters()
+		var wg sync.WaitGroup
+		for _, k := range keys {
+			wg.Go(func() {
+				got, err := c.CachedLookupAPIKey(ctx, Digest(k.Key))
+				if err != nil || got.Key != k.Key || got.ID != Digest(k.Key) || got.Username != k.Username {
+					t.Errorf("CachedLookupAPIKey(%s) = %+v, %v", Digest(k.Key), got, err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := s.Requests()["GET /api/core/v2/apikeys"]; n != 1 {
+			t.Errorf("20 concurrent lookups made %d list requests, want 1", n)
+		}
+
+		// A key granted after the list: the index lacks it, so the client lists again.
+		late := s.GrantAPIKey(sensutest.DevUsername)
+		if got, err := c.CachedLookupAPIKey(ctx, strings.ToUpper(Digest(late.Key))); err != nil || got.Key != late.Key {
+			t.Errorf("lookup of a key granted after the list = %+v, %v", got, err)
+		}
+		// An id no key has: listed again, then not found.
+		if _, err := c.CachedLookupAPIKey(ctx, Digest("no such key")); !IsNotFound(err) {
+			t.Errorf("lookup of an unknown digest: %v, want not found", err)
+		}
+		// A key this client revoked is forgotten.
+		if err := c.DeleteAPIKey(ctx, keys[0].Key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CachedLookupAPIKey(ctx, Digest(keys[0].Key)); !IsNotFound(err) {
+			t.Errorf("lookup of a revoked key: %v, want not found", err)
+		}
+		if n := s.Requests()["GET /api/core/v2/apikeys"]; n != 4 {
+			t.Errorf("%d list requests in all, want 4 (the first, the late key, the unknown and the revoked one)", n)
+		}
+	})
+	t.Run("7.x", func(t *testing.T) {
+		s := sensutest.NewTest(t, sensutest.Options{Generation: sensutest.Generation7})
+		k := s.GrantAPIKey(sensutest.AdminUsername)
+		c := newTestClient(t, inmemPasswordConfig(s))
+		s.ResetCounters()
+		for range 2 {
+			if got, err := c.CachedLookupAPIKey(ctx, k.Name); err != nil || got.ID != k.Name || got.Key != "" {
+				t.Errorf("CachedLookupAPIKey(%s) = %+v, %v", k.Name, got, err)
+			}
+		}
+		reqs := s.Requests()
+		if reqs["GET /api/core/v2/apikeys/{name}"] != 2 || reqs["GET /api/core/v2/apikeys"] != 0 {
+			t.Errorf("requests = %v; want an info request per lookup and no list", reqs)
+		}
+	})
+}

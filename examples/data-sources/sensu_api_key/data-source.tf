@@ -21,3 +21,20 @@ data "sensu_api_key" "legacy" {
 output "legacy_key_granted_at" {
   value = data.sensu_api_key.legacy.created_at
 }
+
+# Stop the plan when the key a deployment uses belongs to a user who was disabled: Sensu
+# refuses the user's logins but keeps its API keys working.
+variable "deploy_key_id" {
+  type = string
+}
+
+data "sensu_api_key" "deploy" {
+  id = var.deploy_key_id
+
+  lifecycle {
+    postcondition {
+      condition     = self.user_disabled != true
+      error_message = "API key ${self.id} belongs to ${self.username}, who is disabled in Sensu, yet it still authenticates: revoke it."
+    }
+  }
+}

@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,25 +24,27 @@ import (
 // "Authorization: Key <secret>": on 6.x it equals Name; on 7.x it is empty when the
 // client supplied only a hash.
 type APIKey struct {
-	Name      string    `json:"name"`
-	Key       string    `json:"key"`
-	Username  string    `json:"username"`
-	CreatedBy string    `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
+	Name      string            `json:"name"`
+	Key       string            `json:"key"`
+	Username  string            `json:"username"`
+	CreatedBy string            `json:"created_by"`
+	CreatedAt time.Time         `json:"created_at"`
+	Labels    map[string]string `json:"labels,omitempty"` // 7.x: the labels the client sent
 }
 
 type keyRecord struct {
 	name, secret, username, createdBy string
-	createdAt                         time.Time // spec created_at (changes on a 7.x PUT overwrite)
-	labelCreated, updated             time.Time // 7.x sensu.io/created_at and sensu.io/updated_at
-	hash                              []byte    // 7.x bcrypt hash
+	createdAt                         time.Time         // spec created_at (changes on a 7.x PUT overwrite)
+	labelCreated, updated             time.Time         // 7.x sensu.io/created_at and sensu.io/updated_at
+	labels                            map[string]string // 7.x labels the client sent
+	hash                              []byte            // 7.x bcrypt hash
 	shas                              [][32]byte
 	wire                              []byte // list item / GET body, rendered once
 	etag                              string
 }
 
 func (k *keyRecord) public() APIKey {
-	return APIKey{Name: k.name, Key: k.secret, Username: k.username, CreatedBy: k.createdBy, CreatedAt: k.createdAt}
+	return APIKey{Name: k.name, Key: k.secret, Username: k.username, CreatedBy: k.createdBy, CreatedAt: k.createdAt, Labels: k.labels}
 }
 
 var errNoUser = errors.New("user does not exist")
@@ -91,16 +92,17 @@ func (s *Server) render(k *keyRecord) {
 		k.etag = fmt.Sprintf("%016x", h.Sum64())
 		return
 	}
+	labels := map[string]string{}
+	for name, value := range k.labels {
+		labels[name] = value
+	}
+	labels["sensu.io/created_at"] = k.labelCreated.Format(time.RFC3339Nano)
+	labels["sensu.io/updated_at"] = k.updated.Format(time.RFC3339Nano)
 	v := wire7{Type: "APIKey", APIVersion: "core/v2", Spec: wire7Spec{
-		Metadata: wire7Meta{
-			Name: k.name,
-			Labels: map[string]string{
-				"sensu.io/created_at": k.labelCreated.Format(time.RFC3339Nano),
-				"sensu.io/updated_at": k.updated.Format(time.RFC3339Nano),
-			},
-			CreatedBy: k.createdBy,
-		},
-		Username: k.username, CreatedAt: k.createdAt.Unix(), Hash: k.hash,
+		Metadata:  wire7Meta{Name: k.name, Labels: labels, CreatedBy: k.createdBy},
+		Username:  k.username,
+		CreatedAt: k.createdAt.Unix(),
+		Hash:      k.hash,
 	}}
 	unannotated, _ := json.Marshal(v)
 	sum := sha1.Sum(unannotated) //nolint:gosec // etag only
@@ -124,11 +126,13 @@ func (s *Server) grant6(username, createdBy string, checkUser bool) (APIKey, err
 	s.render(k)
 	s.keys[name] = k
 	s.sortedOK = false
+	s.keySecrets = append(s.keySecrets, name)
 	return k.public(), nil
 }
 
 type grant7Request struct {
 	name, username, createdBy string
+	labels                    map[string]string
 	hash                      []byte // client-supplied bcrypt hash; nil: generate a secret
 	replace                   bool   // PUT: overwrite a key of the same name
 	checkUser                 bool
@@ -163,7 +167,7 @@ func (s *Server) grant7(req grant7Request) (APIKey, error) {
 	}
 	k := &keyRecord{
 		name: name, secret: secret, username: req.username, createdBy: req.createdBy,
-		createdAt: now, labelCreated: now, updated: now, hash: hash,
+		createdAt: now, labelCreated: now, updated: now, hash: hash, labels: req.labels,
 	}
 	if old != nil {
 		// An overwrite keeps the store's creation label but is otherwise a new key
@@ -177,6 +181,7 @@ func (s *Server) grant7(req grant7Request) (APIKey, error) {
 		sum := sha256.Sum256([]byte(secret))
 		s.bySecret[sum] = name
 		k.shas = append(k.shas, sum)
+		s.keySecrets = append(s.keySecrets, secret)
 	} else {
 		s.clientHashed[name] = hash
 		s.hashedGen++
@@ -205,16 +210,16 @@ func (s *Server) keyIdentity(secret string) (identity, bool) {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		if k := s.keys[secret]; k != nil {
-			return s.keyOwnerLocked(k), true
+			return s.keyOwnerLocked(k)
 		}
 		return identity{}, false
 	}
 	sum := sha256.Sum256([]byte(secret))
 	s.mu.RLock()
 	if k := s.keys[s.bySecret[sum]]; k != nil {
-		id := s.keyOwnerLocked(k)
+		id, ok := s.keyOwnerLocked(k)
 		s.mu.RUnlock()
-		return id, true
+		return id, ok
 	}
 	gen, seen := s.negative[sum]
 	if len(s.clientHashed) == 0 || (seen && gen == s.hashedGen) {
@@ -241,9 +246,10 @@ func (s *Server) keyIdentity(secret string) (identity, bool) {
 		if k != nil && bytes.Equal(k.hash, c.hash) {
 			s.bySecret[sum] = k.name
 			k.shas = append(k.shas, sum)
-			id := s.keyOwnerLocked(k)
+			s.keySecrets = append(s.keySecrets, secret)
+			id, ok := s.keyOwnerLocked(k)
 			s.mu.Unlock()
-			return id, true
+			return id, ok
 		}
 		s.mu.Unlock()
 	}
@@ -258,14 +264,16 @@ func (s *Server) keyIdentity(secret string) (identity, bool) {
 	return identity{}, false
 }
 
-// keyOwnerLocked: a key acts as its user with the user's own current groups, and
-// keeps working when the user is disabled.
-func (s *Server) keyOwnerLocked(k *keyRecord) identity {
-	id := identity{username: k.username}
-	if u := s.users[k.username]; u != nil {
-		id.groups = u.groups
+// keyOwnerLocked: a key acts as its user with the user's own current groups, and keeps
+// working when the user is disabled (rows 51 and 56). A key whose user does not exist
+// does not authenticate (not recorded: both generations' key middleware looks the user
+// up and refuses the key without one).
+func (s *Server) keyOwnerLocked(k *keyRecord) (identity, bool) {
+	u := s.users[k.username]
+	if u == nil {
+		return identity{}, false
 	}
-	return id
+	return identity{username: k.username, groups: u.groups}, true
 }
 
 // handleCreate is POST (and, on 7.x, PUT) on the collection.
@@ -328,7 +336,8 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, id identit
 	}
 	var spec struct {
 		Metadata struct {
-			Name string `json:"name"`
+			Name   string            `json:"name"`
+			Labels map[string]string `json:"labels"`
 		} `json:"metadata"`
 		Username string `json:"username"`
 		// Not recorded (a guess for a later feature): base64 of a bcrypt hash of a
@@ -339,11 +348,8 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, id identit
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if spec.Metadata.Name != "" && !validName.MatchString(spec.Metadata.Name) {
-		// Not recorded: Sensu's name validation message and status.
-		http.Error(w, "name cannot contain spaces or special characters", http.StatusBadRequest)
-		return
-	}
+	// 7.0.0-alpha1 takes any name, even "a/b" or "has space" (measured 2026-12-01: 201, and
+	// the key is listed), and keeps the client's labels beside its own (measured likewise).
 	if len(spec.Hash) > 0 {
 		if _, err := bcrypt.Cost(spec.Hash); err != nil {
 			// Not recorded: how a real server would reject a malformed hash.
@@ -355,7 +361,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, id identit
 	}
 	k, err := s.grant7(grant7Request{
 		name: spec.Metadata.Name, username: spec.Username, createdBy: id.username,
-		hash: spec.Hash, replace: put, checkUser: true,
+		hash: spec.Hash, labels: spec.Metadata.Labels, replace: put, checkUser: true,
 	})
 	if errors.Is(err, errNoUser) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -371,10 +377,6 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request, id identit
 		Key  string `json:"key"`
 	}{k.Name, k.Key})
 }
-
-// validName is Sensu's resource name rule (word characters, dots and dashes), which also
-// keeps names usable as a single path segment.
-var validName = regexp.MustCompile(`^[\w.\-]+$`)
 
 // handleList is GET on the collection, sorted by name.
 //
@@ -470,6 +472,15 @@ func (s *Server) handleDelete(w http.ResponseWriter, name string) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// KeySecrets returns every API key secret the server has known, revoked keys included: the
+// keys it generated, and secrets of client-hashed 7.x keys that authenticated. Tests scan
+// output for them.
+func (s *Server) KeySecrets() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]string(nil), s.keySecrets...)
+}
+
 // APIKeys returns the stored keys sorted by name.
 func (s *Server) APIKeys() []APIKey {
 	var out []APIKey
@@ -483,7 +494,8 @@ func (s *Server) APIKeys() []APIKey {
 }
 
 // GrantAPIKey creates a key for username as if an admin granted it outside Terraform.
-// Unlike the API it does not require the user to exist.
+// Unlike the API it does not require the user to exist; such a key is listed but does
+// not authenticate.
 func (s *Server) GrantAPIKey(username string) APIKey {
 	var k APIKey
 	var err error

@@ -3,16 +3,20 @@ package sensutest
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
-// refreshTTL6 is the 6.x refresh token lifetime; 7.x refresh tokens carry no expiry.
+// refreshTTL6 is the lifetime a 6.x refresh token claims; 7.x refresh tokens carry no expiry.
+// A 6.x refresh also needs the login's session, which 6.12.0 keeps in etcd under a lease of
+// the access token's lifetime plus a minute (backend/store/etcd/session.go), renewed by each
+// refresh: a refresh 7 minutes after the login got 401 (measured on 6.12.0, 2026-12-01).
 const refreshTTL6 = 12 * time.Hour
 
 type accessToken struct {
@@ -37,8 +41,6 @@ type identity struct {
 
 func (id identity) admin() bool { return slices.Contains(id.groups, clusterAdmins) }
 
-func hashPassword(p string) [32]byte { return sha256.Sum256([]byte(p)) }
-
 // checkPassword returns the user if the credentials are valid and the user may log in.
 func (s *Server) checkPassword(username, password string) (*user, bool) {
 	s.mu.RLock()
@@ -47,8 +49,7 @@ func (s *Server) checkPassword(username, password string) (*user, bool) {
 	if u == nil {
 		return nil, false
 	}
-	got := hashPassword(password)
-	if subtle.ConstantTimeCompare(got[:], u.password[:]) != 1 || u.disabled {
+	if u.hash == nil || bcrypt.CompareHashAndPassword(u.hash, []byte(password)) != nil || u.disabled {
 		return nil, false
 	}
 	return u, true
@@ -112,8 +113,8 @@ func (s *Server) issue(r *http.Request, username string, groups []string, sessio
 	rc := claims{JTI: randHex(16), Sub: username, SessionID: session}
 	var rexp time.Time
 	if s.opts.Generation == Generation6 {
-		rexp = now.Add(refreshTTL6)
-		rc.Exp, rc.Iat = rexp.Unix(), now.Unix()
+		rc.Exp, rc.Iat = now.Add(refreshTTL6).Unix(), now.Unix()
+		rexp = now.Add(s.opts.TokenTTL + s.opts.SessionGrace) // the session's lease
 	}
 	refresh := s.sign(rc)
 
@@ -206,7 +207,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := s.users[rt.user]
-	if u == nil || u.disabled {
+	if u == nil {
 		// Not recorded: a disabled user cannot refresh, as it cannot log in.
 		s.mu.Unlock()
 		http.Error(w, "Request unauthorized", http.StatusUnauthorized)
@@ -272,4 +273,12 @@ func (s *Server) withAdmin(w http.ResponseWriter, r *http.Request, h func(http.R
 		return
 	}
 	h(w, r, id)
+}
+
+// sessionEnded reports whether a refresh token's session lease has run out (tests poll it).
+func (s *Server) sessionEnded(refresh string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rt := s.refresh[refresh]
+	return rt == nil || rt.exp.IsZero() || time.Now().After(rt.exp)
 }

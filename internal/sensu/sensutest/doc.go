@@ -6,9 +6,18 @@
 //
 // Modeled routes: GET /version, GET /auth, POST /auth/token, GET /auth/test,
 // GET|POST (7.x also PUT) /api/core/v2/apikeys, GET|DELETE /api/core/v2/apikeys/{name},
-// and GET /api/core/v2/namespaces/{namespace}/checks (always "[]", used to prove that a
+// GET|POST /api/core/v2/users, GET|PUT|DELETE /api/core/v2/users/{name} (DELETE disables),
+// PUT /api/core/v2/users/{name}/reinstate, POST
+// /api/core/v2/namespaces/{namespace}/rolebindings and DELETE …/rolebindings/{name}, and
+// GET /api/core/v2/namespaces/{namespace}/checks (always "[]", used to prove that a
 // credential works). Other methods on these paths get 405; other paths get 7.x's 404
 // {"code":2,"message":"not found"}, /health included.
+//
+// Users: admin (cluster-admins) and agent (system:agents), as `sensu-backend init` seeds
+// them, and dev (group dev; Options.NoDevUser leaves it out). Passwords are bcrypt hashes
+// at Options.BcryptCost. Only cluster admins manage users; a disabled user cannot log in or
+// refresh, but its API keys and access tokens keep working. Role bindings are stored, not
+// evaluated: apart from cluster-admins the fake has no RBAC.
 //
 // Behavior that is not in the records is a guess and says so where it is implemented:
 // list pagination (limit/continue, Sensu-Continue header), client-supplied key hashes

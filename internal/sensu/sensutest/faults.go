@@ -37,8 +37,11 @@ type Fault struct {
 	// processed. A fault with only a Delay then processes the request normally. A fault
 	// with no Status, no AfterProcess and no Delay answers 500.
 	Delay time.Duration
-	// ProcessLate, with Delay, keeps waiting after the client gives up and then processes the
-	// request anyway: a slow backend whose commit lands after the client timed out.
+	// ProcessLate, with Delay, processes the request as soon as the client gives up on it (its
+	// timeout, at most Delay after the request arrived), without answering: a slow backend whose
+	// commit lands just after the client timed out. It waits for the client rather than for a
+	// fixed time, so the commit always comes after the client gave up and never much later. If
+	// the client is still waiting after Delay, the request is processed and answered normally.
 	ProcessLate bool
 }
 
@@ -101,8 +104,11 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, rt route, f 
 	if f.Delay > 0 {
 		bufferBody(r)
 		if f.ProcessLate {
-			time.Sleep(f.Delay)
-			s.dispatch(&discardWriter{h: http.Header{}}, r.WithContext(context.WithoutCancel(r.Context())), rt)
+			if !sleepCtx(r.Context(), f.Delay) {
+				s.dispatch(&discardWriter{h: http.Header{}}, r.WithContext(context.WithoutCancel(r.Context())), rt)
+				return
+			}
+			s.dispatch(w, r, rt)
 			return
 		}
 		if !sleepCtx(r.Context(), f.Delay) {

@@ -29,10 +29,13 @@ const (
 	Generation7 Generation = 7 // Sensu Go 7.x (wire-7.0.0-alpha1.md)
 )
 
-// Built-in users, the same as in the wire records.
+// Built-in users: admin and agent as `sensu-backend init` creates them, and dev, the
+// records' non-admin user (omitted with Options.NoDevUser).
 const (
 	AdminUsername = "admin"     // member of cluster-admins
 	AdminPassword = "P@ssw0rd!" // password of AdminUsername
+	AgentUsername = "agent"     // group system:agents
+	AgentPassword = "P@ssw0rd!" // the backend seeds the agent with this password
 	DevUsername   = "dev"       // group "dev", NOT a cluster admin
 	DevPassword   = "P@ssw0rd!dev"
 )
@@ -44,9 +47,17 @@ const clusterAdmins = "cluster-admins"
 // token lifetimes.
 type Options struct {
 	Generation Generation    // default Generation6
-	TokenTTL   time.Duration // access token lifetime, default 300s; refresh token 12h on 6.x, no expiry on 7.x
-	Latency    time.Duration // added to every request before it is handled
-	BcryptCost int           // 7.x key hash cost; default bcrypt.MinCost (real servers use 10; keep tests fast)
+	TokenTTL   time.Duration // access token lifetime, default 300s; 7.x refresh tokens do not expire
+	// SessionGrace: a 6.x refresh works until TokenTTL + SessionGrace after the token pair was
+	// issued, the lease of its login session; default 1m, as on 6.12.0.
+	SessionGrace time.Duration
+	Latency      time.Duration // added to every request before it is handled
+	// BcryptCost is the cost of the bcrypt hashes the fake makes: 7.x keys and user
+	// passwords. Default bcrypt.MinCost (real servers use 10; keep tests fast).
+	BcryptCost int
+	// NoDevUser starts without the built-in dev user, as a freshly initialised backend
+	// (admin and agent only), so that a test can create dev itself (rows 34 and 40).
+	NoDevUser bool
 }
 
 // Server is an in-memory fake of a Sensu Go backend's auth and API-key HTTP API. All
@@ -58,16 +69,19 @@ type Server struct {
 
 	mu           sync.RWMutex
 	users        map[string]*user
-	keys         map[string]*keyRecord // by name
-	bySecret     map[[32]byte]string   // 7.x: sha256(secret) -> key name, for O(1) Key auth
-	clientHashed map[string][]byte     // 7.x: names of keys whose hash the client supplied -> hash
-	hashedGen    uint64                // bumped whenever a client-hashed key is stored
-	negative     map[[32]byte]uint64   // secrets known not to match any client hash, at hashedGen
-	sorted       []string              // key names in order; valid when sortedOK
+	bindings     map[string]RoleBinding // by "namespace/name"
+	lastHash     map[string][]byte      // AddUser's latest password and its hash
+	keys         map[string]*keyRecord  // by name
+	bySecret     map[[32]byte]string    // 7.x: sha256(secret) -> key name, for O(1) Key auth
+	clientHashed map[string][]byte      // 7.x: names of keys whose hash the client supplied -> hash
+	hashedGen    uint64                 // bumped whenever a client-hashed key is stored
+	negative     map[[32]byte]uint64    // secrets known not to match any client hash, at hashedGen
+	sorted       []string               // key names in order; valid when sortedOK
 	sortedOK     bool
 	access       map[string]*accessToken
 	refresh      map[string]*refreshToken
 	issued       []string
+	keySecrets   []string // see KeySecrets
 
 	cmu    sync.Mutex
 	counts map[string]int
@@ -87,18 +101,21 @@ type Server struct {
 
 type user struct {
 	name     string
-	password [32]byte // sha256; the fake needs no slow hash for login passwords
+	hash     []byte   // bcrypt of the password, at Options.BcryptCost; nil: cannot log in
 	groups   []string // replaced, never mutated
 	disabled bool
 }
 
-// New returns a Server that is not listening yet, with the admin and dev users.
+// New returns a Server that is not listening yet, with the built-in users.
 func New(opts Options) *Server {
 	if opts.Generation != Generation7 {
 		opts.Generation = Generation6
 	}
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = 300 * time.Second
+	}
+	if opts.SessionGrace <= 0 {
+		opts.SessionGrace = time.Minute
 	}
 	if opts.Latency < 0 {
 		opts.Latency = 0
@@ -113,6 +130,7 @@ func New(opts Options) *Server {
 		opts:         opts,
 		secret:       make([]byte, 32),
 		users:        map[string]*user{},
+		bindings:     map[string]RoleBinding{},
 		keys:         map[string]*keyRecord{},
 		bySecret:     map[[32]byte]string{},
 		clientHashed: map[string][]byte{},
@@ -123,7 +141,10 @@ func New(opts Options) *Server {
 	}
 	_, _ = rand.Read(s.secret)
 	s.AddUser(AdminUsername, AdminPassword, clusterAdmins)
-	s.AddUser(DevUsername, DevPassword, "dev")
+	s.AddUser(AgentUsername, AgentPassword, "system:agents")
+	if !opts.NoDevUser {
+		s.AddUser(DevUsername, DevPassword, "dev")
+	}
 	return s
 }
 
@@ -232,11 +253,20 @@ func (s *Server) Restart() error {
 	return nil
 }
 
-// AddUser adds or replaces a user; the group "cluster-admins" makes an admin.
+// AddUser adds or replaces a user; the group "cluster-admins" makes an admin. Unlike the
+// API it does not validate the name or password; a password over bcrypt's 72 bytes
+// cannot log in.
 func (s *Server) AddUser(username, password string, groups ...string) {
-	u := &user{name: username, password: hashPassword(password), groups: append([]string(nil), groups...)}
+	s.mu.Lock()
+	hash := s.lastHash[password] // tests add many users with one password: hash it once
+	s.mu.Unlock()
+	if hash == nil {
+		hash, _ = bcrypt.GenerateFromPassword([]byte(password), s.opts.BcryptCost)
+	}
+	u := &user{name: username, hash: hash, groups: append([]string(nil), groups...)}
 	s.mu.Lock()
 	s.users[username] = u
+	s.lastHash = map[string][]byte{password: hash}
 	s.mu.Unlock()
 }
 
@@ -295,41 +325,79 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Route patterns, as they appear in Requests() and Fault.Route.
 const (
-	routeVersion  = "/version"
-	routeHealth   = "/health"
-	routeAuth     = "/auth"
-	routeToken    = "/auth/token"
-	routeTest     = "/auth/test"
-	routeKeys     = "/api/core/v2/apikeys"
-	routeKey      = "/api/core/v2/apikeys/{name}"
-	routeChecks   = "/api/core/v2/namespaces/{namespace}/checks"
-	routeUnknown  = "/{unknown}"
-	controlPrefix = "/_sensutest/"
+	routeVersion   = "/version"
+	routeHealth    = "/health"
+	routeAuth      = "/auth"
+	routeToken     = "/auth/token"
+	routeTest      = "/auth/test"
+	routeKeys      = "/api/core/v2/apikeys"
+	routeKey       = "/api/core/v2/apikeys/{name}"
+	routeChecks    = "/api/core/v2/namespaces/{namespace}/checks"
+	routeUsers     = "/api/core/v2/users"
+	routeUser      = "/api/core/v2/users/{name}"
+	routeReinstate = "/api/core/v2/users/{name}/reinstate"
+	routeBindings  = "/api/core/v2/namespaces/{namespace}/rolebindings"
+	routeBinding   = "/api/core/v2/namespaces/{namespace}/rolebindings/{name}"
+	routeUnknown   = "/{unknown}"
+	controlPrefix  = "/_sensutest/"
 )
 
 type route struct {
-	pattern string
-	path    string // literal (decoded) path, for faults aimed at one key
-	name    string // {name}
+	pattern   string
+	path      string // literal (decoded) path, for faults aimed at one key
+	name      string // {name}
+	namespace string // {namespace}
+}
+
+// segment decodes one escaped path segment; ok is false for an empty or multi-segment one.
+func segment(escaped string) (string, bool) {
+	if escaped == "" || strings.Contains(escaped, "/") {
+		return "", false
+	}
+	s, err := url.PathUnescape(escaped)
+	return s, err == nil && s != ""
 }
 
 func matchRoute(r *http.Request) route {
 	p := r.URL.EscapedPath()
 	rt := route{pattern: routeUnknown, path: r.URL.Path}
 	switch p {
-	case routeVersion, routeHealth, routeAuth, routeToken, routeTest, routeKeys:
+	case routeVersion, routeHealth, routeAuth, routeToken, routeTest, routeKeys, routeUsers:
 		rt.pattern = p
 		return rt
 	}
 	if rest, ok := strings.CutPrefix(p, routeKeys+"/"); ok {
-		if name, err := url.PathUnescape(rest); err == nil && name != "" && !strings.Contains(rest, "/") {
+		if name, ok := segment(rest); ok {
 			rt.pattern, rt.name = routeKey, name
 		}
 		return rt
 	}
+	if rest, ok := strings.CutPrefix(p, routeUsers+"/"); ok {
+		head, sub, hasSub := strings.Cut(rest, "/")
+		if name, ok := segment(head); ok && (!hasSub || sub == "reinstate") {
+			rt.pattern, rt.name = routeUser, name
+			if hasSub {
+				rt.pattern = routeReinstate
+			}
+		}
+		return rt
+	}
 	if rest, ok := strings.CutPrefix(p, "/api/core/v2/namespaces/"); ok {
-		if ns, tail, ok := strings.Cut(rest, "/"); ok && ns != "" && tail == "checks" {
+		head, tail, _ := strings.Cut(rest, "/")
+		ns, ok := segment(head)
+		if !ok {
+			return rt
+		}
+		rt.namespace = ns
+		switch kind, name, hasName := strings.Cut(tail, "/"); {
+		case kind == "checks" && !hasName:
 			rt.pattern = routeChecks
+		case kind == "rolebindings" && !hasName:
+			rt.pattern = routeBindings
+		case kind == "rolebindings":
+			if n, ok := segment(name); ok {
+				rt.pattern, rt.name = routeBinding, n
+			}
 		}
 	}
 	return rt
@@ -416,6 +484,48 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		default:
 			methodNotAllowed(w)
 		}
+	case routeUsers:
+		switch m {
+		case http.MethodGet:
+			s.withAdmin(w, r, s.handleUserList)
+		case http.MethodPost:
+			s.withAdmin(w, r, s.handleUserCreate)
+		default:
+			methodNotAllowed(w)
+		}
+	case routeUser:
+		switch m {
+		case http.MethodGet:
+			s.handleUserGet(w, r, rt.name)
+		case http.MethodPut:
+			s.withAdmin(w, r, func(w http.ResponseWriter, r *http.Request, _ identity) { s.handleUserReplace(w, r, rt.name) })
+		case http.MethodDelete:
+			s.withAdmin(w, r, func(w http.ResponseWriter, r *http.Request, _ identity) { s.handleUserDisabled(w, r, rt.name, true) })
+		default:
+			methodNotAllowed(w)
+		}
+	case routeReinstate:
+		if m != http.MethodPut {
+			methodNotAllowed(w)
+			return
+		}
+		s.withAdmin(w, r, func(w http.ResponseWriter, r *http.Request, _ identity) { s.handleUserDisabled(w, r, rt.name, false) })
+	case routeBindings:
+		if m != http.MethodPost { // listing role bindings is not modeled
+			methodNotAllowed(w)
+			return
+		}
+		s.withAdmin(w, r, func(w http.ResponseWriter, r *http.Request, _ identity) {
+			s.handleRoleBindingCreate(w, r, rt.namespace)
+		})
+	case routeBinding:
+		if m != http.MethodDelete {
+			methodNotAllowed(w)
+			return
+		}
+		s.withAdmin(w, r, func(w http.ResponseWriter, r *http.Request, _ identity) {
+			s.handleRoleBindingDelete(w, r, rt.namespace, rt.name)
+		})
 	case routeChecks:
 		if m != http.MethodGet {
 			methodNotAllowed(w)

@@ -646,6 +646,11 @@ func TestClientHash(t *testing.T) {
 	if keys[slices.IndexFunc(keys, func(k APIKey) bool { return k.Name == "tf-hashed" })].Key != "" {
 		t.Fatal("the server cannot know a client-hashed secret")
 	}
+	// For secret scans: the generated key's secret, and the client's once it authenticated.
+	generated := keys[slices.IndexFunc(keys, func(k APIKey) bool { return k.Name != "tf-hashed" })].Key
+	if known := s.KeySecrets(); len(known) != 2 || !slices.Contains(known, clientSecret) || !slices.Contains(known, generated) {
+		t.Fatalf("KeySecrets has %d secrets, want the generated and the client's", len(known))
+	}
 	// Overwriting with PUT replaces the hash: the old secret stops working.
 	status, _, resp = call(t, nil, "PUT", s.URL()+pathKeys, "Bearer "+tok, `{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"tf-hashed"},"username":"dev"}}`)
 	if status != 201 || s.KeyAuthenticates(clientSecret) {
@@ -654,8 +659,15 @@ func TestClientHash(t *testing.T) {
 	if status, _, _ := call(t, nil, "POST", s.URL()+pathKeys, "Bearer "+tok, `{"type":"APIKey","api_version":"core/v2","spec":{"username":"dev","hash":"bm90IGEgaGFzaA=="}}`); status != 400 {
 		t.Fatalf("invalid hash: %d", status)
 	}
-	if status, _, _ := call(t, nil, "POST", s.URL()+pathKeys, "Bearer "+tok, `{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"a/b"},"username":"dev"}}`); status != 400 {
-		t.Fatalf("invalid name: %d", status)
+	// 7.0.0-alpha1 takes any name, and keeps the client's labels beside its own.
+	status, _, resp = call(t, nil, "PUT", s.URL()+pathKeys, "Bearer "+tok,
+		`{"type":"APIKey","api_version":"core/v2","spec":{"metadata":{"name":"has space","labels":{"terraform_ephemeral":"true"}},"username":"dev"}}`)
+	if status != 201 || !strings.Contains(resp, `"name":"has space"`) {
+		t.Fatalf("any name: %d %q", status, resp)
+	}
+	if _, _, body := call(t, nil, "GET", s.URL()+pathKeys+"/has%20space", "Bearer "+tok, ""); !strings.Contains(body, `"terraform_ephemeral":"true"`) ||
+		!strings.Contains(body, `"sensu.io/created_at"`) {
+		t.Fatalf("labels: %s", body)
 	}
 	assertNoPanics(t, s)
 }
@@ -814,4 +826,32 @@ func TestEmptyList(t *testing.T) {
 			t.Fatalf("%d %q length %d", resp.StatusCode, body, resp.ContentLength)
 		}
 	})
+}
+
+// TestRefreshNeedsItsSession: a 6.x refresh needs the login session, which lives TokenTTL +
+// SessionGrace (6.12.0: 5 + 1 minutes; a refresh 7 minutes after the login got 401); a
+// refresh within it starts a new session lease. 7.x refresh tokens do not expire.
+func TestRefreshNeedsItsSession(t *testing.T) {
+	for _, gen := range []Generation{Generation6, Generation7} {
+		s := NewTest(t, Options{Generation: gen, TokenTTL: 200 * time.Millisecond, SessionGrace: 200 * time.Millisecond})
+		access, rt := login(t, s.URL(), AdminUsername, AdminPassword)
+		refresh := func(access, rt string) (int, tokenTriple) {
+			status, _, body := call(t, nil, "POST", s.URL()+"/auth/token", "Bearer "+access, `{"refresh_token":"`+rt+`"}`)
+			var tok tokenTriple
+			_ = json.Unmarshal([]byte(body), &tok)
+			return status, tok
+		}
+		status, next := refresh(access, rt) // within the session: a new pair, a new lease
+		if status != 200 {
+			t.Fatalf("%d: refresh within the session: %d", gen, status)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) && !s.sessionEnded(next.RefreshToken) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		status, _ = refresh(next.AccessToken, next.RefreshToken)
+		if want := map[Generation]int{Generation6: 401, Generation7: 200}[gen]; status != want {
+			t.Errorf("%d: refresh after the session's lease: %d, want %d", gen, status, want)
+		}
+	}
 }

@@ -16,8 +16,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// This file walks every auth and apikeys row of the status tables in wire-6.12.0.md
-// and wire-7.0.0-alpha1.md against a started server, using plain net/http.
+// This file walks every auth, apikeys and users row of the status tables in
+// wire-6.12.0.md and wire-7.0.0-alpha1.md against a started server, using plain net/http.
+// The server starts without the built-in dev user, which the walk creates as recorded.
 
 const (
 	wantUnauthorized   = "Unauthorized\n"
@@ -70,6 +71,7 @@ type wireState struct {
 	keys              map[string]string // label -> key name
 	secrets           map[string]string // label -> secret
 	oldSecrets        map[string]string // label -> secret before an overwrite
+	userEtag          string            // 6.x Etag of dev after the first disable
 }
 
 type wireRow struct {
@@ -147,7 +149,7 @@ func doWire(t *testing.T, base, method, path, auth string, body *string) wireRes
 }
 
 func runWire(t *testing.T, gen Generation, rows []wireRow) {
-	srv := NewTest(t, Options{Generation: gen})
+	srv := NewTest(t, Options{Generation: gen, NoDevUser: true})
 	st := &wireState{srv: srv, keys: map[string]string{}, secrets: map[string]string{}, oldSecrets: map[string]string{}}
 	for _, row := range rows {
 		ok := t.Run(fmt.Sprintf("row%02d_%s", row.n, row.step), func(t *testing.T) {
@@ -472,6 +474,65 @@ func checkGet7(label string) func(*testing.T, *wireState, wireResp) {
 	}
 }
 
+// checkUser asserts a GET of a user: the record's exact body; on 6.x an Etag derived from
+// the content (rows 50 and 59 show the same one for the same body), none on 7.x.
+func checkUser(gen Generation, want string) func(*testing.T, *wireState, wireResp) {
+	return func(t *testing.T, st *wireState, r wireResp) {
+		t.Helper()
+		if r.body != want {
+			t.Errorf("body\n got %s\nwant %s", r.body, want)
+		}
+		etag := r.header.Get("Etag")
+		switch {
+		case gen == Generation7 && etag != "":
+			t.Errorf("7.x sends no Etag for a user, got %q", etag)
+		case gen == Generation6 && !etag6.MatchString(etag):
+			t.Errorf("Etag %q", etag)
+		case gen == Generation6 && st.userEtag != "" && etag != st.userEtag:
+			t.Errorf("Etag %q for the same user body as before (%q)", etag, st.userEtag)
+		}
+		if gen == Generation6 {
+			st.userEtag = etag
+		}
+	}
+}
+
+// checkStoredUser asserts what the store holds after a create or replace.
+func checkStoredUser(want User) func(*testing.T, *wireState, wireResp) {
+	return func(t *testing.T, st *wireState, r wireResp) {
+		t.Helper()
+		if r.body != "" || r.length != 0 {
+			t.Errorf("body %q (length %d), want an empty body", r.body, r.length)
+		}
+		got, ok := st.srv.User(want.Username)
+		if !ok || got.Username != want.Username || got.Disabled != want.Disabled || !slices.Equal(got.Groups, want.Groups) {
+			t.Errorf("stored user %+v (found %v), want %+v", got, ok, want)
+		}
+	}
+}
+
+const (
+	devPlain     = `{"username":"dev","password":"P@ssw0rd!dev","groups":["dev"],"disabled":%t}`
+	devWrapped   = `{"type":"User","api_version":"core/v2","metadata":{},"spec":` + devPlain + `}`
+	pathDev      = "/api/core/v2/users/dev"
+	pathBindings = "/api/core/v2/namespaces/default/rolebindings"
+	wantLegacy7  = `{"message":"missing required resource identifying fields: [api_version type spec]. could be using an unsupported legacy request format","code":1}`
+)
+
+var (
+	devLogin = basicAuth(DevUsername, DevPassword)
+	devKey   = keyAuth(secret("dev"))
+	devUser  = User{Username: "dev", Groups: []string{"dev"}}
+	devOff   = User{Username: "dev", Groups: []string{"dev"}, Disabled: true}
+)
+
+func devBody(wrapped, disabled bool) func(*wireState) string {
+	if wrapped {
+		return text(fmt.Sprintf(devWrapped, disabled))
+	}
+	return text(fmt.Sprintf(devPlain, disabled))
+}
+
 func TestWire6(t *testing.T) {
 	ttl := 300 * time.Second
 	adminKey := keyPath("admin")
@@ -513,7 +574,11 @@ func TestWire6(t *testing.T) {
 		{n: 31, step: "delete_again", method: "DELETE", path: adminKey, auth: access2, status: 404, ctype: recTextPlain, nosniff: true, want: recKeyNotFound},
 		{n: 32, step: "deleted_key", method: "GET", path: at(pathChecks), auth: keyAuth(secret("admin")), status: 401, ctype: recTextPlain, want: recInvalidCredentials},
 		{n: 33, step: "get_deleted", method: "GET", path: adminKey, auth: access2, status: 404, ctype: recTextPlain, nosniff: true, want: recKeyNotFound},
-		{n: 36, step: "dev_login", method: "GET", path: at("/auth"), auth: basicAuth(DevUsername, DevPassword), status: 200, ctype: recJSON,
+		{n: 34, step: "create_user_dev", method: "POST", path: at("/api/core/v2/users"), auth: access2, body: devBody(false, false), status: 201, ctype: recJSON, check: checkStoredUser(devUser)},
+		{n: 35, step: "bind_dev", method: "POST", path: at(pathBindings), auth: access2,
+			body:   text(`{"metadata":{"name":"dev-admin","namespace":"default"},"role_ref":{"type":"ClusterRole","name":"admin"},"subjects":[{"type":"Group","name":"dev"}]}`),
+			status: 201, ctype: recJSON, want: ""},
+		{n: 36, step: "dev_login", method: "GET", path: at("/auth"), auth: devLogin, status: 200, ctype: recJSON,
 			check: checkTriple(ttl, func(st *wireState, a, _ string) { st.devAccess = a })},
 		{n: 37, step: "dev_create_self", method: "POST", path: at(pathKeys), auth: devBearer, body: text(`{"username":"dev"}`), status: 403, ctype: recTextPlain, want: recForbidden},
 		{n: 38, step: "dev_create_admin", method: "POST", path: at(pathKeys), auth: devBearer, body: text(`{"username":"admin"}`), status: 403, ctype: recTextPlain, want: recForbidden},
@@ -528,6 +593,24 @@ func TestWire6(t *testing.T) {
 		{n: 47, step: "dev_key_create", method: "POST", path: at(pathKeys), auth: keyAuth(secret("dev")), body: text(`{"username":"dev"}`), status: 403, ctype: recTextPlain, want: recForbidden},
 		// The 403s changed nothing: admin2 (which dev tried to delete) and dev's key remain.
 		{n: 47, step: "after_403s", method: "GET", path: at(pathKeys), auth: access2, status: 200, ctype: recJSON, check: checkList6("admin2", "dev")},
+		{n: 48, step: "dev_key_get_own_user", method: "GET", path: at(pathDev), auth: devKey, status: 403, ctype: recTextPlain, want: recForbidden},
+		{n: 49, step: "disable_dev", method: "DELETE", path: at(pathDev), auth: access2, status: 204, ctype: recJSON, want: ""},
+		{n: 50, step: "get_disabled_dev", method: "GET", path: at(pathDev), auth: access2, status: 200, ctype: recJSON,
+			check: checkUser(Generation6, `{"username":"dev","groups":["dev"],"disabled":true}`)},
+		{n: 51, step: "disabled_dev_key", method: "GET", path: at(pathChecks), auth: devKey, status: 200, ctype: recJSON, want: "[]"},
+		{n: 52, step: "disabled_dev_old_token", method: "GET", path: at(pathChecks), auth: devBearer, status: 200, ctype: recJSON, want: "[]"},
+		{n: 53, step: "disabled_dev_login", method: "GET", path: at("/auth"), auth: devLogin, status: 401, ctype: recTextPlain, nosniff: true, want: wantUnauthorized},
+		{n: 54, step: "list_after_disable", method: "GET", path: at(pathKeys), auth: access2, status: 200, ctype: recJSON, check: checkList6("admin2", "dev")},
+		{n: 55, step: "grant_disabled_dev", method: "POST", path: at(pathKeys), auth: access2, body: text(`{"username":"dev"}`), status: 201, ctype: "", check: checkLocation6("dev2", "")},
+		{n: 56, step: "reinstate_dev", method: "PUT", path: at(pathDev + "/reinstate"), auth: access2, status: 201, ctype: recJSON, check: checkStoredUser(devUser)},
+		{n: 57, step: "reinstated_dev_key", method: "GET", path: at(pathChecks), auth: devKey, status: 200, ctype: recJSON, want: "[]"},
+		{n: 58, step: "put_disable_dev", method: "PUT", path: at(pathDev), auth: access2, body: devBody(false, true), status: 201, ctype: recJSON, check: checkStoredUser(devOff)},
+		{n: 59, step: "get_put_disabled_dev", method: "GET", path: at(pathDev), auth: access2, status: 200, ctype: recJSON,
+			check: checkUser(Generation6, `{"username":"dev","groups":["dev"],"disabled":true}`)},
+		{n: 60, step: "put_disabled_dev_key", method: "GET", path: at(pathChecks), auth: devKey, status: 200, ctype: recJSON, want: "[]"},
+		{n: 61, step: "put_enable_dev", method: "PUT", path: at(pathDev), auth: access2, body: devBody(false, false), status: 201, ctype: recJSON, check: checkStoredUser(devUser)},
+		{n: 62, step: "put_enabled_dev_key", method: "GET", path: at(pathChecks), auth: devKey, status: 200, ctype: recJSON, want: "[]"},
+		{n: 63, step: "put_enabled_dev_login", method: "GET", path: at("/auth"), auth: devLogin, status: 200, ctype: recJSON, check: checkTriple(ttl, nil)},
 	})
 }
 
@@ -581,7 +664,15 @@ func TestWire7(t *testing.T) {
 		{n: 36, step: "delete_again", method: "DELETE", path: k12, auth: access2, status: 404, ctype: recTextPlain, nosniff: true, want: recKeyNotFound},
 		{n: 37, step: "deleted_key", method: "GET", path: at(pathChecks), auth: keyAuth(secret("k12")), status: 401, ctype: recTextPlain, want: recInvalidCredentials},
 		{n: 38, step: "get_deleted", method: "GET", path: k12, auth: access2, status: 404, ctype: recTextPlain, nosniff: true, want: recKeyNotFound},
-		{n: 43, step: "dev_login", method: "GET", path: at("/auth"), auth: basicAuth(DevUsername, DevPassword), status: 200, ctype: recJSON,
+		{n: 39, step: "create_user_plain", method: "POST", path: at("/api/core/v2/users"), auth: access2, body: devBody(false, false), status: 400, ctype: recTextPlain, nosniff: true, want: wantLegacy7},
+		{n: 40, step: "create_user_wrapped", method: "POST", path: at("/api/core/v2/users"), auth: access2, body: devBody(true, false), status: 201, ctype: recJSON, check: checkStoredUser(devUser)},
+		{n: 41, step: "bind_outer_metadata", method: "POST", path: at(pathBindings), auth: access2,
+			body:   text(`{"type":"RoleBinding","api_version":"core/v2","metadata":{"name":"dev-admin","namespace":"default"},"spec":{"role_ref":{"type":"ClusterRole","name":"admin"},"subjects":[{"type":"Group","name":"dev"}]}}`),
+			status: 400, ctype: recTextPlain, nosniff: true, want: `{"message":"the namespace of the resource () does not match the namespace of the URI (default)","code":1}`},
+		{n: 42, step: "bind_dev", method: "POST", path: at(pathBindings), auth: access2,
+			body:   text(`{"type":"RoleBinding","api_version":"core/v2","spec":{"metadata":{"name":"dev-admin","namespace":"default"},"role_ref":{"type":"ClusterRole","name":"admin"},"subjects":[{"type":"Group","name":"dev"}]}}`),
+			status: 201, ctype: recJSON, want: ""},
+		{n: 43, step: "dev_login", method: "GET", path: at("/auth"), auth: devLogin, status: 200, ctype: recJSON,
 			check: checkTriple(ttl, func(st *wireState, a, _ string) { st.devAccess = a })},
 		{n: 44, step: "dev_create_self", method: "POST", path: at(pathKeys), auth: devBearer, body: text(`{"type":"APIKey","api_version":"core/v2","metadata":{},"spec":{"username":"dev"}}`), status: 403, ctype: recTextPlain, want: recForbidden},
 		{n: 45, step: "dev_create_admin", method: "POST", path: at(pathKeys), auth: devBearer, body: text(wrappedAdminNoName), status: 403, ctype: recTextPlain, want: recForbidden},
@@ -595,6 +686,24 @@ func TestWire7(t *testing.T) {
 		{n: 53, step: "dev_key_get_own", method: "GET", path: keyPath("dev"), auth: keyAuth(secret("dev")), status: 403, ctype: recTextPlain, want: recForbidden},
 		// The 403s changed nothing: k13 (which dev tried to delete) is still listed.
 		{n: 53, step: "after_403s", method: "GET", path: keyPath("k13"), auth: access2, status: 200, ctype: recJSON, check: checkGet7("k13")},
+		{n: 54, step: "disable_dev", method: "DELETE", path: at(pathDev), auth: access2, status: 204, ctype: recJSON, want: ""},
+		{n: 55, step: "get_disabled_dev", method: "GET", path: at(pathDev), auth: access2, status: 200, ctype: recJSON,
+			check: checkUser(Generation7, `{"type":"User","api_version":"core/v2","spec":{"username":"dev","groups":["dev"],"disabled":true}}`)},
+		{n: 56, step: "disabled_dev_key", method: "GET", path: at(pathChecks), auth: devKey, status: 200, ctype: recJSON, want: "[]"},
+		{n: 57, step: "disabled_dev_old_token", method: "GET", path: at(pathChecks), auth: devBearer, status: 200, ctype: recJSON, want: "[]"},
+		{n: 58, step: "disabled_dev_login", method: "GET", path: at("/auth"), auth: devLogin, status: 401, ctype: recTextPlain, nosniff: true, want: wantUnauthorized},
+		{n: 59, step: "list_after_disable", method: "GET", path: at(pathKeys), auth: access2, status: 200, ctype: recJSON, check: checkList7("k13", "k14", "specmeta", "k16", "k17", "dev")},
+		{n: 60, step: "grant_disabled_dev", method: "POST", path: at(pathKeys), auth: access2, body: wrapped("", `{"metadata":{"name":"dev-key-2"},"username":"dev"}`), status: 201, ctype: recTextPlain, check: checkGrant7("dev2", "dev-key-2", "")},
+		{n: 61, step: "reinstate_dev", method: "PUT", path: at(pathDev + "/reinstate"), auth: access2, status: 201, ctype: recJSON, check: checkStoredUser(devUser)},
+		{n: 62, step: "reinstated_dev_key", method: "GET", path: at(pathChecks), auth: devKey, status: 200, ctype: recJSON, want: "[]"},
+		{n: 63, step: "put_disable_dev", method: "PUT", path: at(pathDev), auth: access2, body: devBody(true, true), status: 201, ctype: recJSON, check: checkStoredUser(devOff)},
+		{n: 64, step: "get_put_disabled_dev", method: "GET", path: at(pathDev), auth: access2, status: 200, ctype: recJSON,
+			check: checkUser(Generation7, `{"type":"User","api_version":"core/v2","spec":{"username":"dev","groups":["dev"],"disabled":true}}`)},
+		{n: 65, step: "put_disabled_dev_key", method: "GET", path: at(pathChecks), auth: devKey, status: 200, ctype: recJSON, want: "[]"},
+		{n: 66, step: "put_enable_dev", method: "PUT", path: at(pathDev), auth: access2, body: devBody(true, false), status: 201, ctype: recJSON, check: checkStoredUser(devUser)},
+		{n: 67, step: "put_enabled_dev_key", method: "GET", path: at(pathChecks), auth: devKey, status: 200, ctype: recJSON, want: "[]"},
+		// Not a row of the 7.x record (6.x row 63): a re-enabled user logs in again.
+		{n: 67, step: "put_enabled_dev_login", method: "GET", path: at("/auth"), auth: devLogin, status: 200, ctype: recJSON, check: checkTriple(ttl, nil)},
 	})
 }
 

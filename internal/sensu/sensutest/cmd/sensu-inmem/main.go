@@ -1,7 +1,9 @@
 // Command sensu-inmem runs the sensutest fake Sensu Go backend as a process, for demos
 // and scripts. It is test-only: it has built-in users with known passwords
-// (admin/P@ssw0rd!, dev/P@ssw0rd!dev) and unauthenticated control routes under
-// /_sensutest/, so it refuses to listen on anything but a loopback address.
+// (admin/P@ssw0rd!, agent/P@ssw0rd!, dev/P@ssw0rd!dev unless -dev-user=false) and
+// unauthenticated control routes under /_sensutest/, so it refuses to listen on anything
+// but a loopback address. Users can be created, listed, disabled and reinstated through
+// the API, as with sensuctl on a real backend.
 //
 //	sensu-inmem -listen 127.0.0.1:0 -generation 7 -url-file /tmp/sensu.url
 package main
@@ -29,6 +31,7 @@ func main() {
 	tokenTTL := flag.Duration("token-ttl", 300*time.Second, "access token lifetime")
 	latency := flag.Duration("latency", 0, "delay added to every request")
 	urlFile := flag.String("url-file", "", "write the server URL to this file once listening (removed on exit)")
+	devUser := flag.Bool("dev-user", true, "add the built-in non-admin user dev (false: admin and agent only, as a fresh backend)")
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("sensu-inmem: ")
@@ -44,6 +47,7 @@ func main() {
 		Generation: sensutest.Generation(*generation),
 		TokenTTL:   *tokenTTL,
 		Latency:    *latency,
+		NoDevUser:  !*devUser,
 	}, *urlFile); err != nil {
 		log.Print(err)
 		os.Exit(1)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -22,6 +23,41 @@ func TestCheckLoopback(t *testing.T) {
 			t.Errorf("checkLoopback(%q) = %v, want ok=%v", addr, err, ok)
 		}
 	}
+}
+
+// send makes one request as username: basic auth on /auth, a fresh bearer token elsewhere.
+func send(t *testing.T, method, url, username, password, body string) int {
+	t.Helper()
+	auth := ""
+	if !strings.HasSuffix(url, "/auth") {
+		req, _ := http.NewRequest("GET", url[:strings.Index(url, "/api/")]+"/auth", nil)
+		req.SetBasicAuth(username, password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tok struct {
+			Access string `json:"access_token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&tok)
+		_ = resp.Body.Close()
+		if err != nil {
+			t.Fatalf("login: %d %v", resp.StatusCode, err)
+		}
+		auth = "Bearer " + tok.Access
+	}
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	} else {
+		req.SetBasicAuth(username, password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
 }
 
 func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
@@ -46,6 +82,14 @@ func TestRunServesAndStopsOnSIGTERM(t *testing.T) {
 	_ = resp.Body.Close()
 	if !strings.Contains(string(body), "7.0.0-alpha1") {
 		t.Fatalf("version %q", body)
+	}
+	// The process serves users: sensuctl's user create, then a login as the new user.
+	if code := send(t, "POST", base+"/api/core/v2/users", "admin", "P@ssw0rd!",
+		`{"type":"User","api_version":"core/v2","metadata":{},"spec":{"username":"ci-bot","password":"ci-bot-secret","groups":["ci"]}}`); code != 201 {
+		t.Fatalf("user create: %d", code)
+	}
+	if code := send(t, "GET", base+"/auth", "ci-bot", "ci-bot-secret", ""); code != 200 {
+		t.Fatalf("new user login: %d", code)
 	}
 	// The URL file is written after the signal handler is installed.
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
