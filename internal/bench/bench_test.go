@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
 )
 
 func TestParseGoBench(t *testing.T) {
@@ -118,4 +123,115 @@ func TestRunFailsOnTerraformError(t *testing.T) {
 	if err != nil || r.ExitCode != 2 {
 		t.Errorf("plan with changes: %v, exit code %v", err, r)
 	}
+}
+
+// TestSDKFloorSchema: the SDK floor's resource is the framework resource's schema, read at
+// run time, attribute by attribute.
+func TestSDKFloorSchema(t *testing.T) {
+	ctx := context.Background()
+	p, err := newSDKFloor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw, err := frameworkSchemas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := p.ResourcesMap[apiKeyType]
+	if res == nil {
+		t.Fatalf("no %s in the SDK floor", apiKeyType)
+	}
+	if res.SchemaVersion != int(fw.resource.Version) {
+		t.Errorf("schema version %d, want %d", res.SchemaVersion, fw.resource.Version)
+	}
+	// The SDK's own view of the schema, as it would send it to Terraform.
+	core := res.CoreConfigSchema()
+	if len(core.Attributes) != len(fw.resource.Block.Attributes) {
+		t.Errorf("%d attributes in the SDK floor, %d in the provider", len(core.Attributes), len(fw.resource.Block.Attributes))
+	}
+	for _, a := range fw.resource.Block.Attributes {
+		got := core.Attributes[a.Name]
+		if got == nil {
+			t.Errorf("attribute %s missing", a.Name)
+			continue
+		}
+		if got.Required != a.Required || got.Optional != a.Optional || got.Computed != a.Computed ||
+			got.Sensitive != a.Sensitive || got.WriteOnly != a.WriteOnly {
+			t.Errorf("attribute %s: SDK %+v, framework %+v", a.Name, got, a)
+		}
+		if got.Type.FriendlyName() != friendlyName(a.Type) {
+			t.Errorf("attribute %s: SDK type %s, framework %s", a.Name, got.Type.FriendlyName(), a.Type)
+		}
+	}
+	if (fw.identity == nil) != (res.Identity == nil) {
+		t.Errorf("identity: SDK %v, framework %v", res.Identity != nil, fw.identity != nil)
+	}
+	if fw.identity != nil {
+		ids := res.Identity.SchemaFunc()
+		for _, a := range fw.identity.IdentityAttributes {
+			if s := ids[a.Name]; s == nil || s.RequiredForImport != a.RequiredForImport || s.OptionalForImport != a.OptionalForImport {
+				t.Errorf("identity attribute %s: SDK %+v, framework %+v", a.Name, s, a)
+			}
+		}
+	}
+}
+
+// TestSDKFloorTranslatesWhatIsComing: the attributes other branches add (an optional name, a
+// write-only sensitive key with its version, an identity) translate and pass the SDK's own
+// validation.
+func TestSDKFloorTranslatesWhatIsComing(t *testing.T) {
+	s := &tfprotov6.Schema{Version: 1, Block: &tfprotov6.SchemaBlock{Attributes: []*tfprotov6.SchemaAttribute{
+		{Name: "id", Type: tftypes.String, Computed: true},
+		{Name: "username", Type: tftypes.String, Required: true},
+		{Name: "name", Type: tftypes.String, Optional: true, Computed: true},
+		{Name: "key", Type: tftypes.String, Computed: true, Sensitive: true},
+		{Name: "key_wo", Type: tftypes.String, Optional: true, Sensitive: true, WriteOnly: true},
+		{Name: "key_wo_version", Type: tftypes.Number, Optional: true},
+		{Name: "keepers", Type: tftypes.Map{ElementType: tftypes.String}, Optional: true},
+	}}}
+	id := &tfprotov6.ResourceIdentitySchema{Version: 0, IdentityAttributes: []*tfprotov6.ResourceIdentitySchemaAttribute{
+		{Name: "id", Type: tftypes.String, RequiredForImport: true},
+	}}
+	res, err := sdkFloorResource(s, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &schema.Provider{ResourcesMap: map[string]*schema.Resource{apiKeyType: res}}
+	if err := p.InternalValidate(); err != nil {
+		t.Fatal(err)
+	}
+	core := res.CoreConfigSchema()
+	if wo := core.Attributes["key_wo"]; wo == nil || !wo.WriteOnly || !wo.Sensitive {
+		t.Errorf("key_wo: %+v", wo)
+	}
+	if res.Identity == nil || res.Identity.SchemaFunc()["id"] == nil || !res.Identity.SchemaFunc()["id"].RequiredForImport {
+		t.Errorf("identity not translated: %+v", res.Identity)
+	}
+	if res.SchemaVersion != 1 {
+		t.Errorf("schema version %d", res.SchemaVersion)
+	}
+	if _, _, err := sdkType(tftypes.Object{AttributeTypes: map[string]tftypes.Type{"a": tftypes.String}}); err == nil {
+		t.Error("an object type was translated")
+	}
+}
+
+// friendlyName writes a primitive or collection type as cty's FriendlyName does.
+func friendlyName(t tftypes.Type) string {
+	switch c := t.(type) {
+	case tftypes.List:
+		return "list of " + friendlyName(c.ElementType)
+	case tftypes.Set:
+		return "set of " + friendlyName(c.ElementType)
+	case tftypes.Map:
+		return "map of " + friendlyName(c.ElementType)
+	}
+	switch {
+	case t.Is(tftypes.String):
+		return "string"
+	case t.Is(tftypes.Number):
+		return "number"
+	case t.Is(tftypes.Bool):
+		return "bool"
+	}
+	return t.String()
 }

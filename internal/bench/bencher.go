@@ -73,6 +73,17 @@ type bencher struct {
 	gcTrace  *gcTrace
 	goBench  *goBenchResult
 	cleaned  bool
+
+	core      map[coreKey]*lifecycle // every subject of runN, by state backend (core.go)
+	pg        *pgServer              // remote state; nil when not measured
+	pgSkipped string                 // why remote state was not measured
+	mirrorCLI string                 // CLI configuration installing the launcher from a filesystem mirror
+
+	rpc      map[string][numOps]map[string]*rpcStat // RPCs by subject, operation and method (rpcrun.go)
+	rpcN     int
+	rpcState map[string]int64 // terraform.tfstate bytes after the apply of the RPC runs
+	instance map[string]instanceBreakdown
+	shapes   []*shapeRun // section 10 (shapes.go)
 }
 
 func newBencher(opts options) (*bencher, error) {
@@ -88,6 +99,7 @@ func newBencher(opts options) (*bencher, error) {
 		opts: opts, root: root, tmp: tmp, started: time.Now(),
 		servers: map[int]*sensutest.Server{}, apiKeys: map[int]string{},
 		baseline: map[int]*lifecycle{}, floor: map[int]*lifecycle{}, ours: map[lifecycleKey]*lifecycle{},
+		core: map[coreKey]*lifecycle{}, rpcState: map[string]int64{}, instance: map[string]instanceBreakdown{},
 	}, nil
 }
 
@@ -99,6 +111,7 @@ func (b *bencher) cleanup() {
 	for _, s := range b.servers {
 		s.Close()
 	}
+	b.pg.stop()
 	if b.opts.keep {
 		fmt.Fprintf(os.Stderr, "bench: working directories kept in %s\n", b.tmp)
 		return
@@ -137,9 +150,17 @@ func (b *bencher) run() error {
 		return err
 	}
 	for _, n := range b.opts.ns {
-		if err := b.runN(n); err != nil {
-			return err
+		for _, backend := range b.backends() {
+			if err := b.runN(n, backend); err != nil {
+				return err
+			}
 		}
+	}
+	if err := b.runShapes(); err != nil {
+		return err
+	}
+	if err := b.runRPCSizes(b.opts.ns[0]); err != nil {
+		return err
 	}
 	for _, g := range b.opts.generations {
 		if err := b.runAPIKey(g, b.opts.ns[0]); err != nil {
@@ -235,6 +256,21 @@ func (b *bencher) setup() error {
 	}
 	b.tfVersion = strings.SplitN(strings.TrimSpace(string(vout)), "\n", 2)[0]
 
+	if b.opts.remoteState {
+		progress("starting a throwaway PostgreSQL for remote state (.ci/install-postgres.sh)")
+		pg, err := startPG(b.root)
+		if err != nil {
+			b.pgSkipped = err.Error()
+			progress("remote state not measured: %v", err)
+		} else {
+			b.pg = pg
+			progress("PostgreSQL on 127.0.0.1:%s, running as %s", pg.port, pg.runAs)
+			if b.mirrorCLI, err = b.writeMirror(); err != nil {
+				return err
+			}
+		}
+	}
+
 	for _, g := range b.opts.generations {
 		s := sensutest.New(sensutest.Options{Generation: sensutest.Generation(g), Latency: b.opts.latency})
 		if err := s.Start("127.0.0.1:0"); err != nil {
@@ -298,65 +334,46 @@ func (b *bencher) warmUp() error {
 }
 
 // repsFor is how many times the lifecycle of N keys is repeated: small runs are cheap and
-// dominated by fixed costs, so their median is worth having.
+// dominated by fixed costs, so their median is worth having; the largest N carries the
+// targets, and one run of it on a shared machine is too noisy to judge a 10% margin.
 func (b *bencher) repsFor(n int) int {
-	if n <= 200 {
+	if n <= 200 || n == b.maxN() {
 		return 3
 	}
 	return 1
 }
 
-// runN measures N keys: terraform_data and each generation with password auth. The
-// commands are interleaved (every apply, then every plan, then every destroy) so that each
-// comparison is between runs made seconds apart.
-func (b *bencher) runN(n int) error {
-	type subject struct {
-		ws     *workspace
-		srv    *sensutest.Server
-		config string
-		env    []string
-		lc     *lifecycle
-	}
-	var subjects []*subject
-	ws, err := b.newWorkspace(fmt.Sprintf("data-%d", n))
+// runN measures N keys with one kind of state: terraform_data, the framework floor, the SDK
+// floor and each generation with password auth. The commands are interleaved (every apply,
+// then every plan, then every destroy) so that each comparison is between runs made seconds
+// apart.
+func (b *bencher) runN(n int, backend string) error {
+	subjects, err := b.subjects(n, backend)
 	if err != nil {
 		return err
 	}
-	data := &subject{ws: ws, config: dataConfig(n), lc: &lifecycle{}}
-	subjects = append(subjects, data)
-	b.baseline[n] = data.lc
-	if ws, err = b.newWorkspace(fmt.Sprintf("floor-%d", n)); err != nil {
-		return err
-	}
-	floor := &subject{ws: ws, lc: &lifecycle{}, env: b.floorEnv(),
-		config: sensuConfig(b.servers[b.opts.generations[0]].URL(), passwordAuth(sensutest.AdminUsername, sensutest.AdminPassword), n)}
-	subjects = append(subjects, floor)
-	b.floor[n] = floor.lc
-	for _, g := range b.opts.generations {
-		s := b.servers[g]
-		ws, err := b.newWorkspace(fmt.Sprintf("sensu-%d-%d-password", g, n))
-		if err != nil {
-			return err
-		}
-		sub := &subject{ws: ws, srv: s, lc: &lifecycle{},
-			config: sensuConfig(s.URL(), passwordAuth(sensutest.AdminUsername, sensutest.AdminPassword), n)}
-		subjects = append(subjects, sub)
-		b.ours[lifecycleKey{g, n, "password"}] = sub.lc
-	}
 	reps := b.repsFor(n)
+	if backend != stateLocal {
+		reps = 3 // cheap: the state is not rewritten per resource, and its CPU figures are small
+	}
 	for rep := 1; rep <= reps; rep++ {
-		progress("N=%d, repetition %d of %d: terraform_data, framework floor, sensu_api_key (%s)", n, rep, reps, b.genList())
+		progress("N=%d, %s state, repetition %d of %d: terraform_data, framework floor, SDK floor, sensu_api_key (%s)", n, backend, rep, reps, b.genList())
 		for _, sub := range subjects {
 			if err := sub.ws.write(sub.config); err != nil {
 				return err
 			}
+			if rep == 1 && backend != stateLocal {
+				if err := sub.ws.init(sub.env); err != nil {
+					return err
+				}
+			}
 		}
 		for op := range numOps {
-			// A no-change plan changes nothing and is cheap: when the lifecycle runs once,
-			// the plan still runs three times, so that the target most exposed to noise
-			// has a median.
+			// A no-change plan changes nothing and is cheap: when the lifecycle runs once
+			// with local state, the plan still runs three times, so that the target most
+			// exposed to noise has a median.
 			times := 1
-			if op == opPlan && reps == 1 {
+			if op == opPlan && reps == 1 && backend == stateLocal {
 				times = 3
 			}
 			for range times {
@@ -371,6 +388,62 @@ func (b *bencher) runN(n int) error {
 		}
 	}
 	return nil
+}
+
+// subject is one configuration measured in runN.
+type subject struct {
+	name   string
+	ws     *workspace
+	srv    *sensutest.Server
+	config string
+	env    []string
+	lc     *lifecycle
+}
+
+// subjects are the configurations of N keys for one kind of state; their lifecycles are
+// registered in b.core (and, for local state, in the maps the older sections read).
+func (b *bencher) subjects(n int, backend string) ([]*subject, error) {
+	password := passwordAuth(sensutest.AdminUsername, sensutest.AdminPassword)
+	first := b.servers[b.opts.generations[0]]
+	list := []*subject{
+		{name: subjData, config: dataConfig(n)},
+		{name: subjFloor, env: b.floorEnv(), config: sensuConfig(first.URL(), password, n)},
+		{name: subjSDK, env: b.sdkFloorEnv(), config: sensuConfig(first.URL(), password, n)},
+	}
+	for _, g := range b.opts.generations {
+		s := b.servers[g]
+		list = append(list, &subject{name: subjOurs(g), srv: s, config: sensuConfig(s.URL(), password, n)})
+	}
+	for _, sub := range list {
+		dir := strings.ToLower(strings.NewReplacer(" ", "-", ",", "", ".", "").Replace(fmt.Sprintf("%s-%s-%d", backend, sub.name, n)))
+		ws, err := b.newWorkspace(dir)
+		if err != nil {
+			return nil, err
+		}
+		sub.ws, sub.lc = ws, &lifecycle{}
+		if backend == statePG {
+			sub.config = withBackend(sub.config, pgBackend(b.pg.connStr(), "tf_"+strings.ReplaceAll(dir, "-", "_")))
+			sub.env = append(append([]string(nil), sub.env...), "TF_CLI_CONFIG_FILE="+b.mirrorCLI)
+		}
+		b.core[coreKey{backend, sub.name, n}] = sub.lc
+		if backend != stateLocal {
+			continue
+		}
+		switch sub.name {
+		case subjData:
+			b.baseline[n] = sub.lc
+		case subjFloor:
+			b.floor[n] = sub.lc
+		case subjSDK:
+		default:
+			for _, g := range b.opts.generations {
+				if sub.name == subjOurs(g) {
+					b.ours[lifecycleKey{g, n, "password"}] = sub.lc
+				}
+			}
+		}
+	}
+	return list, nil
 }
 
 func (b *bencher) genList() string {
@@ -436,6 +509,11 @@ func (b *bencher) isAuthKey(key string) bool {
 // instead of the real provider.
 func (b *bencher) floorEnv() []string {
 	return []string{envWrapReal + "=" + b.self, envChildEnv + "=" + envNullProvider + "=1"}
+}
+
+// sdkFloorEnv makes the launcher run the SDK floor (sdkprovider.go).
+func (b *bencher) sdkFloorEnv() []string {
+	return []string{envWrapReal + "=" + b.self, envChildEnv + "=" + envSDKProvider + "=1"}
 }
 
 // runAPIKey is one lifecycle of generation g with api_key auth: it must never log in.

@@ -7,16 +7,18 @@
 // It exits non-zero when a Terraform command or the Go benchmarks fail, never because a
 // performance target is missed: misses are reported in the file.
 //
-//	go run ./internal/bench [-n 100,1000] [-latency 5ms] [-generations 6,7] [-out BENCHMARKS.md] [-quick]
+//	go run ./internal/bench [-n 100,300,1000] [-pg=false] [-latency 5ms] [-generations 6,7] [-out BENCHMARKS.md] [-quick]
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -30,13 +32,27 @@ type options struct {
 	keep        bool
 	goBench     bool
 	variants    bool
+	remoteState bool
 }
 
 func main() {
 	// A copy of this program is the provider Terraform starts (see wrap.go), and the
-	// framework floor it may run instead of the real provider (see nullprovider.go).
+	// framework floor or the SDK floor it may run instead of the real provider (see
+	// nullprovider.go and sdkprovider.go).
+	if dir := os.Getenv(envRPCDir); dir != "" {
+		if err := serveForRPCSizes(dir); err != nil {
+			fail(err)
+		}
+		return
+	}
 	if os.Getenv(envNullProvider) != "" {
 		if err := serveNullProvider(); err != nil {
+			fail(err)
+		}
+		return
+	}
+	if os.Getenv(envSDKProvider) != "" {
+		if err := serveSDKProvider(); err != nil {
 			fail(err)
 		}
 		return
@@ -47,7 +63,7 @@ func main() {
 
 	var (
 		opts    options
-		nFlag   = flag.String("n", "100,1000", "numbers of keys, comma-separated")
+		nFlag   = flag.String("n", "100,300,1000", "numbers of keys, comma-separated")
 		genFlag = flag.String("generations", "6,7", "Sensu API generations, comma-separated (6, 7)")
 	)
 	flag.DurationVar(&opts.latency, "latency", 5*time.Millisecond, "latency the in-memory Sensu API adds to every request")
@@ -57,6 +73,7 @@ func main() {
 	flag.BoolVar(&opts.keep, "keep", false, "keep the working directories (Terraform logs, state) and print where")
 	flag.BoolVar(&opts.goBench, "gobench", true, "run the Go benchmarks of internal/sensu")
 	flag.BoolVar(&opts.variants, "variants", true, "measure the framework's costs (SDK logs, GC) at the largest N on 6.x")
+	flag.BoolVar(&opts.remoteState, "pg", true, "also measure with remote state (backend \"pg\" on a throwaway PostgreSQL)")
 	flag.Parse()
 
 	outSet := false
@@ -92,6 +109,15 @@ func main() {
 		fail(err)
 	}
 	defer b.cleanup()
+	// An interrupted benchmark still stops its PostgreSQL and removes its files.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		progress("%v: cleaning up", s)
+		b.cleanup()
+		os.Exit(1)
+	}()
 	if err := b.run(); err != nil {
 		b.cleanup()
 		fail(err)

@@ -12,7 +12,7 @@ import (
 const (
 	targetRatio     = 1.3 // ours ÷ (terraform_data + ideal I/O), at the largest N
 	targetScaling   = 1.3 // time per key at the largest N ÷ time per key at the smallest N
-	targetRSSMiB    = 64  // peak RSS of any provider process at the largest N
+	targetRSSMiB    = 48  // peak RSS of any provider process at the largest N
 	otherApplyReqs  = 2   // the other Sensu provider: grant + read-back
 	otherDestroyReq = 3   // refresh read + read before revoke + revoke
 )
@@ -135,6 +135,10 @@ func (b *bencher) report() string {
 	framework := b.frameworkSection()
 	side := b.sideBySideSection()
 	gobench := b.goBenchSection()
+	core := b.coreSection(&targets)
+	why := b.whySection()
+	shapes := b.shapesSection()
+	findings := b.findingsSection()
 
 	m.p("## Targets")
 	m.p("")
@@ -153,7 +157,7 @@ func (b *bencher) report() string {
 		m.p("%d of %d targets missed (the benchmark reports misses and still succeeds).", missed, len(targets))
 	}
 	m.p("")
-	for _, s := range []string{economy, timing, scaling, memory, gobench, framework, side} {
+	for _, s := range []string{economy, timing, scaling, memory, gobench, framework, side, core, why, shapes, findings} {
 		m.WriteString(s)
 	}
 	m.WriteString(b.methodSection())
@@ -385,7 +389,7 @@ func (b *bencher) timeSection(targets *[]target) string {
 	if len(gaps) > 0 {
 		m.p("Where the time beyond terraform_data + ideal I/O goes at N = %d: the framework's share is framework floor −", maxN)
 		m.p("terraform_data (Terraform talking gRPC to a plugin, the framework's per-RPC work); this provider's share is ours −")
-		m.p("framework floor − ideal I/O (the Sensu client, waits beyond the ideal, its logs). One run each: noisy.")
+		m.p("framework floor − ideal I/O (the Sensu client, waits beyond the ideal, its logs). Medians of the runs: noisy.")
 		m.p("")
 		m.table([]string{"Gen", "Command", "beyond baseline", "framework floor", "share", "this provider", "share"}, gaps)
 	}
@@ -667,9 +671,16 @@ func (b *bencher) methodSection() string {
 	m.p("- Commands: `terraform %s`, `terraform %s`, `terraform %s`, with", strings.Join(b.applyArgs(), " "), strings.Join(b.planArgs(), " "), strings.Join(b.destroyArgs(), " "))
 	m.p("  `TF_IN_AUTOMATION=1`, `CHECKPOINT_DISABLE=1`, and `TF_LOG*`, `SENSU_*`, `GOGC` removed from the environment.")
 	m.p("  The plan must report no changes (exit code 0). After apply the API must hold N new keys, after destroy none.")
-	m.p("- Order: an unmeasured 1-key warm-up; for each N, terraform_data, the framework floor and each generation interleaved (every apply,")
-	m.p("  then every plan, then every destroy), repeated 3 times when N ≤ 200, the plan 3 times otherwise (medians shown); the `api_key` lifecycle at")
-	m.p("  N = %d; the framework variants and the GC trace at N = %d on 6.x; the Go benchmarks.", b.minN(), b.maxN())
+	m.p("- Order: an unmeasured 1-key warm-up; for each N, with local state, then with pg state: terraform_data, the SDK floor, the framework floor")
+	m.p("  and each generation interleaved (every apply, then every plan, then every destroy), with local state repeated 3 times when N ≤ 200 or")
+	m.p("  N = %d and the plan 3 times otherwise, with pg state 3 times (medians shown);", b.maxN())
+	m.p("  then the state entries of section 10 at N = %d; the RPC recording of", b.maxN())
+	m.p("  section 9 at N = %d; the `api_key` lifecycle at N = %d; the framework variants and the GC trace at N = %d on 6.x; the Go benchmarks.", b.minN(), b.minN(), b.maxN())
+	m.p("- Remote state: `backend \"pg\"` (built into Terraform) on a PostgreSQL the benchmark creates (`initdb`, trust")
+	m.p("  authentication, `fsync` off), runs as an unprivileged user on 127.0.0.1 and a free port, and removes at the end;")
+	m.p("  `.ci/install-postgres.sh` installs Debian's postgresql where no server is installed. Each workspace has its own")
+	m.p("  schema and is initialised (`terraform init`, not measured) from a filesystem mirror holding the launcher, since")
+	m.p("  `init` ignores dev_overrides.")
 	m.p("- Configuration: `resource \"sensu_api_key\" \"k\" { count = N; username = \"admin\" }` and")
 	m.p("  `resource \"terraform_data\" \"k\" { count = N; input = \"admin\" }`.")
 	m.p("- Reproduce: `make bench` (or `go run ./internal/bench -n %s -latency %s -generations %s`; `-quick` for a smoke run,", joinInts(b.opts.ns), b.opts.latency, joinInts(b.opts.generations))

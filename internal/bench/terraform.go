@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -22,6 +23,9 @@ type tfRun struct {
 	Requests   map[string]int // what the in-memory Sensu API received, by route
 	Procs      []procRecord   // one per provider process (empty for terraform_data)
 	StateBytes int64          // terraform.tfstate after the command
+	// BenchCPU is this program's own CPU during the command: the in-memory Sensu API
+	// answering the provider (nothing else of it runs meanwhile).
+	BenchCPU time.Duration
 }
 
 // Sensu API routes as sensutest counts them.
@@ -71,6 +75,19 @@ func (r *tfRun) providerCPU() time.Duration {
 	}
 	return time.Duration(t * float64(time.Millisecond))
 }
+
+// launcherCPU is the CPU of the launchers that ran the provider processes.
+func (r *tfRun) launcherCPU() time.Duration {
+	var t float64
+	for _, p := range r.Procs {
+		t += p.LauncherMS
+	}
+	return time.Duration(t * float64(time.Millisecond))
+}
+
+// coreCPU is Terraform core's own CPU: the command's, less its provider processes and their
+// launchers (Terraform's rusage includes every child it waited for).
+func (r *tfRun) coreCPU() time.Duration { return r.CPU - r.providerCPU() - r.launcherCPU() }
 
 func (r *tfRun) stderrBytes() int64 {
 	var n int64
@@ -194,10 +211,11 @@ func (w *workspace) run(srv server, extraEnv []string, args ...string) (*tfRun, 
 	if srv != nil {
 		srv.ResetCounters()
 	}
+	before := selfCPU()
 	start := time.Now()
 	err = cmd.Run()
 	wall := time.Since(start)
-	run := &tfRun{Args: args, Wall: wall}
+	run := &tfRun{Args: args, Wall: wall, BenchCPU: selfCPU() - before}
 	if cmd.ProcessState != nil {
 		run.ExitCode = cmd.ProcessState.ExitCode()
 		run.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
@@ -258,4 +276,13 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// selfCPU is this process's user + system CPU so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -40,6 +40,9 @@ type procRecord struct {
 	SysMS       float64 `json:"sys_ms"`
 	StderrBytes int64   `json:"stderr_bytes"`
 	ExitCode    int     `json:"exit_code"`
+	// The launcher's own CPU (copying stderr, waiting): Terraform's CPU includes it, and
+	// Terraform core's alone is what is left once the provider's and this are taken away.
+	LauncherMS float64 `json:"launcher_ms"`
 }
 
 type countingWriter struct {
@@ -93,6 +96,10 @@ func runWrapper(real string) int {
 		rec.MaxRSSKiB = ru.Maxrss // KiB on Linux
 	}
 	rec.UserMS, rec.SysMS = ms(cmd.ProcessState.UserTime()), ms(cmd.ProcessState.SystemTime())
+	var self syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &self) == nil {
+		rec.LauncherMS = ms(time.Duration(self.Utime.Nano() + self.Stime.Nano()))
+	}
 	if dir != "" {
 		if data, jerr := json.Marshal(rec); jerr == nil {
 			tmp := filepath.Join(dir, id+".tmp")

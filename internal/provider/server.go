@@ -26,7 +26,8 @@ func NewProtocol6Server(version string) func() tfprotov6.ProviderServer {
 
 // detachingServer wraps the calls Terraform makes per resource (TestDetachingServerWrapsEveryResourceRPC
 // keeps the list complete); the others (schema, configuration, stop, functions, which this
-// provider has none of) happen a few times per process and pass straight through.
+// provider has none of) happen a few times per process and pass straight through, except that
+// the schema and metadata answers withdraw the PlanDestroy capability (see withoutPlanDestroy).
 //
 // The list resource RPCs are not (yet) part of tfprotov6.ProviderServer but of the optional
 // tfprotov6.ListResourceServer, which tf6server looks for on this type: the embedded field
@@ -36,6 +37,33 @@ type detachingServer struct {
 }
 
 var _ tfprotov6.ProviderServerWithListResource = (*detachingServer)(nil) //nolint:staticcheck // the interface tf6server asserts
+
+func (s *detachingServer) GetProviderSchema(ctx context.Context, req *tfprotov6.GetProviderSchemaRequest) (*tfprotov6.GetProviderSchemaResponse, error) {
+	resp, err := s.ProviderServer.GetProviderSchema(ctx, req)
+	if resp != nil {
+		withoutPlanDestroy(resp.ServerCapabilities)
+	}
+	return resp, err
+}
+
+func (s *detachingServer) GetMetadata(ctx context.Context, req *tfprotov6.GetMetadataRequest) (*tfprotov6.GetMetadataResponse, error) {
+	resp, err := s.ProviderServer.GetMetadata(ctx, req)
+	if resp != nil {
+		withoutPlanDestroy(resp.ServerCapabilities)
+	}
+	return resp, err
+}
+
+// withoutPlanDestroy withdraws the capability the framework always announces, by which
+// Terraform calls PlanResourceChange once more per resource on every destroy so that a
+// resource's ModifyPlan may see it. No resource here does anything in ModifyPlan on a destroy
+// (TestNoPlanDestroy calls each as for one), so that call only cost an RPC per key: Terraform
+// plans the destroy itself, as for any SDK provider (measured in BENCHMARKS.md, section 8).
+func withoutPlanDestroy(c *tfprotov6.ServerCapabilities) {
+	if c != nil {
+		c.PlanDestroy = false
+	}
+}
 
 func (s *detachingServer) ValidateResourceConfig(ctx context.Context, req *tfprotov6.ValidateResourceConfigRequest) (*tfprotov6.ValidateResourceConfigResponse, error) {
 	return detached(ctx, req, s.ProviderServer.ValidateResourceConfig)

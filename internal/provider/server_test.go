@@ -17,7 +17,10 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 )
 
 type ctxKey struct{}
@@ -298,4 +301,61 @@ func TestDetachingServerListResource(t *testing.T) {
 			t.Errorf("got %v, want errNoListResources", err)
 		}
 	})
+}
+
+// TestNoPlanDestroy: the server withdraws the PlanDestroy capability, which only makes sense
+// while no resource's ModifyPlan does anything on destroy: Terraform calls it on destroy only
+// with PlanDestroy. Each ModifyPlan is called as for a destroy and must leave the plan alone.
+func TestNoPlanDestroy(t *testing.T) {
+	ctx := context.Background()
+	srv := NewProtocol6Server("test")()
+	schemaResp, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metaResp, err := srv.GetMetadata(ctx, &tfprotov6.GetMetadataRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*tfprotov6.ServerCapabilities{"GetProviderSchema": schemaResp.ServerCapabilities, "GetMetadata": metaResp.ServerCapabilities} {
+		if c == nil {
+			t.Fatalf("%s: no server capabilities", name)
+		}
+		if c.PlanDestroy {
+			t.Errorf("%s announces PlanDestroy", name)
+		}
+		if !c.GetProviderSchemaOptional {
+			t.Errorf("%s lost the framework's other capabilities: %+v", name, c)
+		}
+	}
+	for _, newResource := range New("test")().Resources(ctx) {
+		r := newResource()
+		withPlan, ok := r.(resource.ResourceWithModifyPlan)
+		if !ok {
+			continue
+		}
+		var meta resource.MetadataResponse
+		r.Metadata(ctx, resource.MetadataRequest{ProviderTypeName: "sensu"}, &meta)
+		var sch resource.SchemaResponse
+		r.Schema(ctx, resource.SchemaRequest{}, &sch)
+		typ := sch.Schema.Type().TerraformType(ctx)
+		null := tftypes.NewValue(typ, nil)
+		req := resource.ModifyPlanRequest{
+			Config: tfsdk.Config{Schema: sch.Schema, Raw: null},
+			State:  tfsdk.State{Schema: sch.Schema, Raw: null},
+			Plan:   tfsdk.Plan{Schema: sch.Schema, Raw: null},
+		}
+		resp := resource.ModifyPlanResponse{Plan: req.Plan}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%s: ModifyPlan panics on a destroy (%v)", meta.TypeName, p)
+				}
+			}()
+			withPlan.ModifyPlan(ctx, req, &resp)
+		}()
+		if resp.Diagnostics.HasError() || !resp.Plan.Raw.IsNull() || len(resp.RequiresReplace) > 0 || resp.Private != nil {
+			t.Errorf("%s: ModifyPlan acts on a destroy, which Terraform sends it only with PlanDestroy: stop withdrawing the capability in server.go", meta.TypeName)
+		}
+	}
 }
