@@ -168,14 +168,14 @@ resource "sensu_api_key" "fails" {
 						if b.server == nil {
 							return
 						}
-						// The plan and the apply walk of the failed apply each granted and revoked
-						// a key; the one other grant request was the failing resource's, which
-						// Sensu refused (HTTP 400) without creating a key.
+						// Each walk of the failed apply that opened a key revoked it: Terraform opens
+						// one in the plan and one in the apply walk; OpenTofu 1.12 skips the apply
+						// walk's, which nothing there uses. The one other grant request was the
+						// failing resource's, which Sensu refused (HTTP 400) without creating a key.
 						counts := b.server.Requests()
 						grants, revokes := counts[grantRoute]-1, counts["DELETE /api/core/v2/apikeys/{name}"]
-						if grants < 2 || grants != revokes {
-							t.Errorf("the failed apply made %d ephemeral grants and %d revocations; want one revocation per grant, "+
-								"in its plan and its apply walk", grants, revokes)
+						if grants < 1 || grants != revokes {
+							t.Errorf("the failed apply made %d ephemeral grants and %d revocations; want one revocation per grant", grants, revokes)
 						}
 					},
 					Config:   config,
