@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-sdk/v2/diag"
 	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
 )
 
@@ -192,7 +193,7 @@ func TestSDKFloorTranslatesWhatIsComing(t *testing.T) {
 	id := &tfprotov6.ResourceIdentitySchema{Version: 0, IdentityAttributes: []*tfprotov6.ResourceIdentitySchemaAttribute{
 		{Name: "id", Type: tftypes.String, RequiredForImport: true},
 	}}
-	res, err := sdkFloorResource(s, id)
+	res, err := sdkFloorResource(s, id, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +213,38 @@ func TestSDKFloorTranslatesWhatIsComing(t *testing.T) {
 	}
 	if _, _, err := sdkType(tftypes.Object{AttributeTypes: map[string]tftypes.Type{"a": tftypes.String}}); err == nil {
 		t.Error("an object type was translated")
+	}
+}
+
+// The waiting SDK floor waits in Create, Read and Delete (at least as long as asked: a lower
+// bound, which no scheduling can break) and gives up when Terraform cancels.
+func TestSDKFloorWaits(t *testing.T) {
+	s := &tfprotov6.Schema{Block: &tfprotov6.SchemaBlock{Attributes: []*tfprotov6.SchemaAttribute{
+		{Name: "id", Type: tftypes.String, Computed: true},
+		{Name: "username", Type: tftypes.String, Required: true},
+	}}}
+	const wait = 30 * time.Millisecond
+	res, err := sdkFloorResource(s, nil, wait)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]func(context.Context, *schema.ResourceData, any) diag.Diagnostics{
+		"create": res.CreateContext, "read": res.ReadContext, "delete": res.DeleteContext,
+	}
+	for name, op := range ops {
+		d := res.TestResourceData()
+		start := time.Now()
+		if diags := op(context.Background(), d, nil); diags.HasError() {
+			t.Fatalf("%s: %v", name, diags)
+		}
+		if took := time.Since(start); took < wait {
+			t.Errorf("%s returned after %s, before the %s wait", name, took, wait)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if diags := op(ctx, res.TestResourceData(), nil); !diags.HasError() {
+			t.Errorf("%s: no error when cancelled", name)
+		}
 	}
 }
 

@@ -357,7 +357,7 @@ func (b *bencher) runN(n int, backend string) error {
 		reps = 3 // cheap: the state is not rewritten per resource, and its CPU figures are small
 	}
 	for rep := 1; rep <= reps; rep++ {
-		progress("N=%d, %s state, repetition %d of %d: terraform_data, framework floor, SDK floor, sensu_api_key (%s)", n, backend, rep, reps, b.genList())
+		progress("N=%d, %s state, repetition %d of %d: terraform_data, framework floor, SDK floor (and waiting), sensu_api_key (%s)", n, backend, rep, reps, b.genList())
 		for _, sub := range subjects {
 			if err := sub.ws.write(sub.config); err != nil {
 				return err
@@ -408,7 +408,8 @@ func (b *bencher) subjects(n int, backend string) ([]*subject, error) {
 	list := []*subject{
 		{name: subjData, config: dataConfig(n)},
 		{name: subjFloor, env: b.floorEnv(), config: sensuConfig(first.URL(), password, n)},
-		{name: subjSDK, env: b.sdkFloorEnv(), config: sensuConfig(first.URL(), password, n)},
+		{name: subjSDK, env: b.sdkFloorEnv(0), config: sensuConfig(first.URL(), password, n)},
+		{name: subjSDKWait, env: b.sdkFloorEnv(b.opts.latency), config: sensuConfig(first.URL(), password, n)},
 	}
 	for _, g := range b.opts.generations {
 		s := b.servers[g]
@@ -511,9 +512,14 @@ func (b *bencher) floorEnv() []string {
 	return []string{envWrapReal + "=" + b.self, envChildEnv + "=" + envNullProvider + "=1"}
 }
 
-// sdkFloorEnv makes the launcher run the SDK floor (sdkprovider.go).
-func (b *bencher) sdkFloorEnv() []string {
-	return []string{envWrapReal + "=" + b.self, envChildEnv + "=" + envSDKProvider + "=1"}
+// sdkFloorEnv makes the launcher run the SDK floor (sdkprovider.go), waiting for wait where
+// this provider makes a request.
+func (b *bencher) sdkFloorEnv(wait time.Duration) []string {
+	child := envSDKProvider + "=1"
+	if wait > 0 {
+		child += ";" + envSDKWait + "=" + wait.String()
+	}
+	return []string{envWrapReal + "=" + b.self, envChildEnv + "=" + child}
 }
 
 // runAPIKey is one lifecycle of generation g with api_key auth: it must never log in.

@@ -11,6 +11,9 @@ const (
 	subjData  = "terraform_data"
 	subjFloor = "framework floor"
 	subjSDK   = "SDK floor"
+	// The SDK floor that waits for the benchmark's latency where this provider makes a
+	// request: what is left between it and this provider is not the waiting.
+	subjSDKWait = "SDK floor, waiting"
 )
 
 func subjOurs(g int) string { return "ours, " + genName(g) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,7 +16,7 @@ const (
 
 // coreSubjects are the subjects of runN in the order the tables show them.
 func (b *bencher) coreSubjects() []string {
-	list := []string{subjData, subjSDK, subjFloor}
+	list := []string{subjData, subjSDK, subjSDKWait, subjFloor}
 	for _, g := range b.opts.generations {
 		list = append(list, subjOurs(g))
 	}
@@ -27,11 +28,13 @@ func (b *bencher) coreSection(targets *[]target) string {
 	maxN := b.maxN()
 	m.p("## 8. Terraform core's CPU: this provider, the framework floor and the SDK floor")
 	m.p("")
-	m.p("The same N keys, with local state and with remote state (`backend \"pg\"`), for five subjects run interleaved")
+	m.p("The same N keys, with local state and with remote state (`backend \"pg\"`), for these subjects run interleaved")
 	m.p("(every apply, then every plan, then every destroy): built-in `terraform_data`; the **SDK floor**, this")
 	m.p("provider's own schemas served by terraform-plugin-sdk/v2 over protocol 5 with CRUD that makes no request")
 	m.p("(`internal/bench/sdkprovider.go`: the schemas are read from the framework provider when it starts, so they")
-	m.p("are always exactly ours); the **framework floor**, the same with terraform-plugin-framework over protocol 6")
+	m.p("are always exactly ours); the **SDK floor, waiting**, the same with a %s wait in Create, Read and Delete,", b.opts.latency)
+	m.p("where this provider makes its one request and the in-memory Sensu API answers after the same %s;", b.opts.latency)
+	m.p("the **framework floor**, the same as the SDK floor with terraform-plugin-framework over protocol 6")
 	m.p("(`internal/bench/nullprovider.go`); and this provider on each generation. The floors store the same values")
 	m.p("as ours (a 64-hex `id`, a UUID-shaped `key`).")
 	m.p("")
@@ -64,11 +67,11 @@ func (b *bencher) coreSection(targets *[]target) string {
 					rc := medianOf(b.core[coreKey{backend, s, n}].runs[o.idx], (*tfRun).coreCPU)
 					x := rc.Seconds() / sc.Seconds()
 					cell := ratio(x)
-					if s != subjFloor {
+					if b.isOurs(s) {
 						cell = "**" + cell + "**"
 					}
 					row = append(row, cell)
-					if n == maxN && s != subjFloor {
+					if n == maxN && b.isOurs(s) {
 						*targets = append(*targets, target{
 							fmt.Sprintf("Terraform core's CPU per key ≤ %.1f× the SDK floor's at N = %d, %s state, %s, %s", targetCoreVsSDK, maxN, backend, s, o.name),
 							ratio(x) + fmt.Sprintf(" (%.2f vs %.2f ms/key%s)", msPerKey(rc, n), msPerKey(sc, n), runsNote(sdk.runs[o.idx])), x <= targetCoreVsSDK})
@@ -135,6 +138,7 @@ func (b *bencher) coreSection(targets *[]target) string {
 			wh = append(wh, subjOurs(g), "provider CPU beyond the SDK floor's", "API server CPU", "ratio")
 		}
 		m.table(wh, wrow)
+		m.p("%s", b.waitingFloorTable(backend))
 	}
 
 	// Every run of this provider in the comparison makes 1 request per key per operation,
@@ -159,6 +163,55 @@ func (b *bencher) coreSection(targets *[]target) string {
 	}
 	*targets = append(*targets, target{"1 key request per key per operation (destroy: refresh read + revoke), every run of section 8, local and pg state",
 		everyRun(bad), len(bad) == 0})
+	return m.String()
+}
+
+// isOurs tells this provider's subjects from the floors and terraform_data.
+func (b *bencher) isOurs(subject string) bool {
+	return slices.ContainsFunc(b.opts.generations, func(g int) bool { return subjOurs(g) == subject })
+}
+
+// waitingFloorTable compares this provider with the SDK floor that waits as long as it does for
+// the API: Terraform core's CPU and the wall time, each ours ÷ the waiting floor.
+func (b *bencher) waitingFloorTable(backend string) string {
+	var m md
+	var rows [][]string
+	for _, n := range b.opts.ns {
+		wait := b.core[coreKey{backend, subjSDKWait, n}]
+		if wait == nil {
+			continue
+		}
+		for _, o := range ops {
+			wc := medianOf(wait.runs[o.idx], (*tfRun).coreCPU)
+			ww := medianOf(wait.runs[o.idx], func(r *tfRun) time.Duration { return r.Wall })
+			row := []string{fmt.Sprint(n), o.name, secs(wc)}
+			for _, g := range b.opts.generations {
+				row = append(row, "**"+ratio(medianOf(b.core[coreKey{backend, subjOurs(g), n}].runs[o.idx], (*tfRun).coreCPU).Seconds()/wc.Seconds())+"**")
+			}
+			row = append(row, secs(ww))
+			for _, g := range b.opts.generations {
+				lc := b.core[coreKey{backend, subjOurs(g), n}]
+				row = append(row, ratio(medianOf(lc.runs[o.idx], func(r *tfRun) time.Duration { return r.Wall }).Seconds()/ww.Seconds()))
+			}
+			rows = append(rows, row)
+		}
+	}
+	if len(rows) == 0 {
+		return ""
+	}
+	m.p("**Against the SDK floor that waits, %s state**: Terraform core's CPU and the wall time, each this provider's ÷", backend)
+	m.p("the waiting SDK floor's (medians where a command ran more than once). What is left is what this provider")
+	m.p("costs beyond waiting for the API: its own CPU, the in-memory API's, and any difference in what Terraform core does.")
+	m.p("")
+	header := []string{"N", "Command", "core CPU, SDK floor, waiting"}
+	for _, g := range b.opts.generations {
+		header = append(header, subjOurs(g)+" ÷ it")
+	}
+	header = append(header, "wall, SDK floor, waiting")
+	for _, g := range b.opts.generations {
+		header = append(header, subjOurs(g)+" ÷ it")
+	}
+	m.table(header, rows)
 	return m.String()
 }
 

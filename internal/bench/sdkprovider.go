@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"sort"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
@@ -25,6 +28,12 @@ import (
 // resource's current schema: types, required/optional/computed, sensitive, write-only,
 // schema version and identity. Only internal/bench may import the SDK (.golangci.yml).
 const envSDKProvider = "SENSU_BENCH_SDK_PROVIDER"
+
+// envSDKWait makes the SDK floor's Create, Read and Delete wait this long (a Go duration), as
+// long as this provider waits for the one request each makes: Terraform core's threads then
+// sleep and wake for every answer as they do for this provider, which a floor that answers at
+// once spares them.
+const envSDKWait = "SENSU_BENCH_SDK_WAIT"
 
 const apiKeyType = "sensu_api_key"
 
@@ -49,7 +58,11 @@ func newSDKFloor(ctx context.Context) (*schema.Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("provider schema: %w", err)
 	}
-	res, err := sdkFloorResource(fw.resource, fw.identity)
+	wait, err := time.ParseDuration(cmp.Or(os.Getenv(envSDKWait), "0s"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envSDKWait, err)
+	}
+	res, err := sdkFloorResource(fw.resource, fw.identity, wait)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", apiKeyType, err)
 	}
@@ -104,8 +117,8 @@ func diagError(diags []*tfprotov6.Diagnostic) error {
 
 // sdkFloorResource is the resource with CRUD that makes no request: computed attributes get
 // the same values as in the framework floor (floorvalues.go), identity attributes the state
-// attribute of the same name.
-func sdkFloorResource(s *tfprotov6.Schema, identity *tfprotov6.ResourceIdentitySchema) (*schema.Resource, error) {
+// attribute of the same name. Create, Read and Delete wait for wait first, where Sensu would answer.
+func sdkFloorResource(s *tfprotov6.Schema, identity *tfprotov6.ResourceIdentitySchema, wait time.Duration) (*schema.Resource, error) {
 	attrs, err := sdkAttributes(s.Block)
 	if err != nil {
 		return nil, err
@@ -119,7 +132,10 @@ func sdkFloorResource(s *tfprotov6.Schema, identity *tfprotov6.ResourceIdentityS
 	r := &schema.Resource{
 		Schema:        attrs,
 		SchemaVersion: int(s.Version),
-		CreateContext: func(_ context.Context, d *schema.ResourceData, _ any) diag.Diagnostics {
+		CreateContext: func(ctx context.Context, d *schema.ResourceData, _ any) diag.Diagnostics {
+			if err := sleep(ctx, wait); err != nil {
+				return diag.FromErr(err)
+			}
 			for _, name := range sortedKeys(attrs) {
 				a := attrs[name]
 				if !a.Computed || (a.Optional && !d.GetRawConfig().GetAttr(name).IsNull()) {
@@ -140,11 +156,16 @@ func sdkFloorResource(s *tfprotov6.Schema, identity *tfprotov6.ResourceIdentityS
 			}
 			return setSDKIdentity(d, identityNames)
 		},
-		ReadContext: func(_ context.Context, d *schema.ResourceData, _ any) diag.Diagnostics {
+		ReadContext: func(ctx context.Context, d *schema.ResourceData, _ any) diag.Diagnostics {
+			if err := sleep(ctx, wait); err != nil {
+				return diag.FromErr(err)
+			}
 			return setSDKIdentity(d, identityNames)
 		},
 		UpdateContext: func(context.Context, *schema.ResourceData, any) diag.Diagnostics { return nil },
-		DeleteContext: func(context.Context, *schema.ResourceData, any) diag.Diagnostics { return nil },
+		DeleteContext: func(ctx context.Context, _ *schema.ResourceData, _ any) diag.Diagnostics {
+			return diag.FromErr(sleep(ctx, wait))
+		},
 	}
 	if identity != nil {
 		ids := map[string]*schema.Schema{}
@@ -159,6 +180,21 @@ func sdkFloorResource(s *tfprotov6.Schema, identity *tfprotov6.ResourceIdentityS
 		r.Identity = &schema.ResourceIdentity{Version: identity.Version, SchemaFunc: func() map[string]*schema.Schema { return ids }}
 	}
 	return r, nil
+}
+
+// sleep waits for d, or until ctx ends; 0 returns at once.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func setSDKIdentity(d *schema.ResourceData, names []string) diag.Diagnostics {
