@@ -9,15 +9,17 @@
 // GET|POST /api/core/v2/users, GET|PUT|DELETE /api/core/v2/users/{name} (DELETE disables),
 // PUT /api/core/v2/users/{name}/reinstate, POST
 // /api/core/v2/namespaces/{namespace}/rolebindings and DELETE …/rolebindings/{name}, and
-// GET /api/core/v2/namespaces/{namespace}/checks (always "[]", used to prove that a
-// credential works). Other methods on these paths get 405; other paths get 7.x's 404
+// GET /api/core/v2/namespaces/{namespace}/checks ("[]", used to prove that a credential
+// works). Other methods on these paths get 405; other paths get 7.x's 404
 // {"code":2,"message":"not found"}, /health included.
 //
 // Users: admin (cluster-admins) and agent (system:agents), as `sensu-backend init` seeds
 // them, and dev (group dev; Options.NoDevUser leaves it out). Passwords are bcrypt hashes
 // at Options.BcryptCost. Only cluster admins manage users; a disabled user cannot log in or
-// refresh, but its API keys and access tokens keep working. Role bindings are stored, not
-// evaluated: apart from cluster-admins the fake has no RBAC.
+// refresh, but its API keys and access tokens keep working. Role bindings are stored but
+// roles are not: checks answer 200 to cluster admins and to the subjects (user or group) of
+// any binding in the namespace, and 403 to everyone else, as real backends answer a user
+// with no binding (checked on 6.12.0 and 7.0.0-alpha1: a new user's key, the agent's token).
 //
 // Behavior that is not in the records is a guess and says so where it is implemented:
 // list pagination (limit/continue, Sensu-Continue header), client-supplied key hashes

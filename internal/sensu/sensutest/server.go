@@ -531,7 +531,12 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			methodNotAllowed(w)
 			return
 		}
-		if _, ok := s.authenticate(w, r); ok {
+		id, ok := s.authenticate(w, r)
+		switch {
+		case !ok:
+		case !s.mayReadChecks(id, rt.namespace):
+			forbidden(w)
+		default:
 			writeRaw(w, http.StatusOK, appJSON, "[]")
 		}
 	default:

@@ -523,6 +523,7 @@ func TestOutOfBandAndDisabledUser(t *testing.T) {
 			t.Fatal("7.x name must not authenticate")
 		}
 		devTok, _ := login(t, s.URL(), DevUsername, DevPassword)
+		s.AddRoleBinding(devReadsDefault)
 		if !s.SetUserDisabled(DevUsername, true) || s.SetUserDisabled("ghost", true) {
 			t.Fatal("SetUserDisabled")
 		}
@@ -618,6 +619,9 @@ func TestTokens(t *testing.T) {
 	})
 }
 
+// devReadsDefault lets the non-admin dev read the checks of namespace default.
+var devReadsDefault = RoleBinding{Namespace: "default", Name: "dev-admin", RoleType: "ClusterRole", RoleName: "admin", Groups: []string{"dev"}}
+
 // TestClientHash covers the documented guess: a 7.x grant whose spec carries a bcrypt
 // hash stores it, answers "key":"" and accepts the client's secret.
 func TestClientHash(t *testing.T) {
@@ -631,7 +635,8 @@ func TestClientHash(t *testing.T) {
 		t.Fatalf("grant with hash: %d %q", status, resp)
 	}
 	s.GrantAPIKey(AdminUsername) // a server-generated key alongside
-	for range 3 {                // repeated use is served from the cache
+	s.AddRoleBinding(devReadsDefault)
+	for range 3 { // repeated use is served from the cache
 		if status, _, _ := call(t, nil, "GET", s.URL()+pathChecks, "Key "+clientSecret, ""); status != 200 {
 			t.Fatalf("client secret: %d", status)
 		}

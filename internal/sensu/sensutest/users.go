@@ -366,9 +366,27 @@ func (s *Server) User(username string) (User, bool) {
 	return u.public(), true
 }
 
-// Role bindings are stored so that the records' step 35 (and tests that follow it) work;
-// the fake does not evaluate RBAC beyond cluster-admins: the checks route answers every
-// authenticated caller.
+// Role bindings are stored so that the records' step 35 (and tests that follow it) work.
+// The fake keeps no roles: a binding in a namespace lets its subjects read the checks there,
+// as the ClusterRole `admin` that the records bind does. Everyone else but cluster admins gets
+// 403, as on a real backend for a user with no binding (the agent user's system:agent role
+// covers events only).
+
+// mayReadChecks reports whether id may list the checks of namespace.
+func (s *Server) mayReadChecks(id identity, namespace string) bool {
+	if id.admin() {
+		return true
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, rb := range s.bindings {
+		if rb.Namespace == namespace && (slices.Contains(rb.Users, id.username) ||
+			slices.ContainsFunc(rb.Groups, func(g string) bool { return slices.Contains(id.groups, g) })) {
+			return true
+		}
+	}
+	return false
+}
 
 // RoleBinding is a stored role binding.
 type RoleBinding struct {
@@ -459,6 +477,13 @@ func (s *Server) handleRoleBindingDelete(w http.ResponseWriter, r *http.Request,
 		return
 	}
 	respondEmpty(w, r)
+}
+
+// AddRoleBinding stores rb as a cluster admin's POST would (tests: a non-admin that reads checks).
+func (s *Server) AddRoleBinding(rb RoleBinding) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bindings[rb.Namespace+"/"+rb.Name] = rb
 }
 
 // RoleBindings returns the stored role bindings, sorted by namespace and name.

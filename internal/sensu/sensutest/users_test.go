@@ -255,6 +255,62 @@ func TestRoleBindings(t *testing.T) {
 	})
 }
 
+// TestChecksFollowRoleBindings: a user with no role binding in a namespace authenticates but
+// may not read its checks (403, as the real 6.12.0 and 7.0.0-alpha1 answer a new user's key); a binding of the
+// user or of one of its groups lets it; cluster admins always may; the agent may not.
+func TestChecksFollowRoleBindings(t *testing.T) {
+	forEachGeneration(t, func(t *testing.T, gen Generation) {
+		s := NewTest(t, Options{Generation: gen})
+		admin, _ := login(t, s.URL(), AdminUsername, AdminPassword)
+		checks := func(ns string) string { return s.URL() + "/api/core/v2/namespaces/" + ns + "/checks" }
+		devKey := "Key " + s.GrantAPIKey(DevUsername).Key
+		agentKey := "Key " + s.GrantAPIKey(AgentUsername).Key
+		status := func(url, auth string) int {
+			code, _, _ := call(t, nil, "GET", url, auth, "")
+			return code
+		}
+		if got := status(checks("default"), devKey); got != 403 {
+			t.Errorf("dev without a binding: %d, want 403", got)
+		}
+		if got := status(checks("default"), "Key "+wrongKey); got != 401 {
+			t.Errorf("wrong key: %d, want 401", got)
+		}
+		bind := func(name, subject string) {
+			spec := `"role_ref":{"type":"ClusterRole","name":"admin"},"subjects":[` + subject + `]`
+			body := `{"metadata":{"name":"` + name + `","namespace":"default"},` + spec + `}`
+			if gen == Generation7 {
+				body = `{"type":"RoleBinding","api_version":"core/v2","spec":{"metadata":{"name":"` + name + `","namespace":"default"},` + spec + `}}`
+			}
+			if code, _, got := call(t, nil, "POST", s.URL()+"/api/core/v2/namespaces/default/rolebindings", "Bearer "+admin, body); code != 201 {
+				t.Fatalf("bind %s: %d %q", name, code, got)
+			}
+		}
+		bind("dev-group", `{"type":"Group","name":"dev"}`)
+		if got := status(checks("default"), devKey); got != 200 {
+			t.Errorf("dev bound by group: %d, want 200", got)
+		}
+		if got := status(checks("other"), devKey); got != 403 {
+			t.Errorf("dev in a namespace it has no binding in: %d, want 403", got)
+		}
+		if code, _, _ := call(t, nil, "DELETE", s.URL()+"/api/core/v2/namespaces/default/rolebindings/dev-group", "Bearer "+admin, ""); code != 204 {
+			t.Fatalf("unbind: %d", code)
+		}
+		if got := status(checks("default"), devKey); got != 403 {
+			t.Errorf("dev after its binding went: %d, want 403", got)
+		}
+		bind("dev-user", `{"type":"User","name":"dev"}`)
+		if got := status(checks("default"), devKey); got != 200 {
+			t.Errorf("dev bound by name: %d, want 200", got)
+		}
+		if got := status(checks("default"), agentKey); got != 403 {
+			t.Errorf("agent: %d, want 403", got)
+		}
+		if got := status(checks("other"), "Bearer "+admin); got != 200 {
+			t.Errorf("cluster admin: %d, want 200", got)
+		}
+	})
+}
+
 // TestUnknownUserGrant: granting a key for a user Sensu does not know answers as the
 // records show (6.x row 17, 7.x row 21); once the user is created through the API, the
 // grant succeeds and the user logs in.
