@@ -183,7 +183,7 @@ func (b *bencher) waitingFloorTable(backend string) string {
 		}
 		for _, o := range ops {
 			wc := medianOf(wait.runs[o.idx], (*tfRun).coreCPU)
-			ww := medianOf(wait.runs[o.idx], func(r *tfRun) time.Duration { return r.Wall })
+			ww := medianOf(wait.runs[o.idx], (*tfRun).wall)
 			row := []string{fmt.Sprint(n), o.name, secs(wc)}
 			for _, g := range b.opts.generations {
 				row = append(row, "**"+ratio(medianOf(b.core[coreKey{backend, subjOurs(g), n}].runs[o.idx], (*tfRun).coreCPU).Seconds()/wc.Seconds())+"**")
@@ -191,7 +191,7 @@ func (b *bencher) waitingFloorTable(backend string) string {
 			row = append(row, secs(ww))
 			for _, g := range b.opts.generations {
 				lc := b.core[coreKey{backend, subjOurs(g), n}]
-				row = append(row, ratio(medianOf(lc.runs[o.idx], func(r *tfRun) time.Duration { return r.Wall }).Seconds()/ww.Seconds()))
+				row = append(row, ratio(medianOf(lc.runs[o.idx], (*tfRun).wall).Seconds()/ww.Seconds()))
 			}
 			rows = append(rows, row)
 		}

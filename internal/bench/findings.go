@@ -166,9 +166,11 @@ func (b *bencher) waitingNote() string {
 		}
 		var ours []string
 		for _, g := range b.opts.generations {
-			ours = append(ours, fmt.Sprintf("%s: %s, %s and %s", genName(g),
-				ratio(core(backend, subjOurs(g), opApply)/wait), ratio(core(backend, subjOurs(g), opPlan)/core(backend, subjSDKWait, opPlan)),
-				ratio(core(backend, subjOurs(g), opDestroy)/core(backend, subjSDKWait, opDestroy))))
+			var r []string
+			for _, op := range []int{opApply, opPlan, opDestroy} {
+				r = append(r, ratio(core(backend, subjOurs(g), op)/core(backend, subjSDKWait, op)))
+			}
+			ours = append(ours, fmt.Sprintf("%s: %s, %s and %s", genName(g), r[0], r[1], r[2]))
 		}
 		parts = append(parts, fmt.Sprintf("With %s state, the SDK floor that waits %s per request costs Terraform core %s, %s and %s "+
 			"of the SDK floor's CPU (apply, plan, destroy); this provider, against the floor that waits: %s.", backend, b.opts.latency,

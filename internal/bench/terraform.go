@@ -89,6 +89,8 @@ func (r *tfRun) launcherCPU() time.Duration {
 // launchers (Terraform's rusage includes every child it waited for).
 func (r *tfRun) coreCPU() time.Duration { return r.CPU - r.providerCPU() - r.launcherCPU() }
 
+func (r *tfRun) wall() time.Duration { return r.Wall }
+
 func (r *tfRun) stderrBytes() int64 {
 	var n int64
 	for _, p := range r.Procs {

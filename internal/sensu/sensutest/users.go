@@ -453,7 +453,7 @@ func (s *Server) handleRoleBindingCreate(w http.ResponseWriter, r *http.Request,
 		}
 	}
 	s.mu.Lock()
-	key := namespace + "/" + rb.Name
+	key := bindingKey(namespace, rb.Name)
 	if _, taken := s.bindings[key]; taken {
 		s.mu.Unlock()
 		actionError(w, http.StatusConflict, codeAlreadyExists, "resource already exists")
@@ -468,7 +468,7 @@ func (s *Server) handleRoleBindingCreate(w http.ResponseWriter, r *http.Request,
 // recorded): 204, or 404 when there is no such binding.
 func (s *Server) handleRoleBindingDelete(w http.ResponseWriter, r *http.Request, namespace, name string) {
 	s.mu.Lock()
-	key := namespace + "/" + name
+	key := bindingKey(namespace, name)
 	_, ok := s.bindings[key]
 	delete(s.bindings, key)
 	s.mu.Unlock()
@@ -479,11 +479,13 @@ func (s *Server) handleRoleBindingDelete(w http.ResponseWriter, r *http.Request,
 	respondEmpty(w, r)
 }
 
+func bindingKey(namespace, name string) string { return namespace + "/" + name }
+
 // AddRoleBinding stores rb as a cluster admin's POST would (tests: a non-admin that reads checks).
 func (s *Server) AddRoleBinding(rb RoleBinding) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bindings[rb.Namespace+"/"+rb.Name] = rb
+	s.bindings[bindingKey(rb.Namespace, rb.Name)] = rb
 }
 
 // RoleBindings returns the stored role bindings, sorted by namespace and name.
