@@ -332,9 +332,12 @@ func (r *apiKeyResource) Read(ctx context.Context, req resource.ReadRequest, res
 		return
 	}
 
-	state.Username = types.StringValue(key.Username)
 	warnAboutKeyUser(ctx, r.client, state.ID.ValueString(), key.Username, &resp.Diagnostics)
-	resp.Diagnostics.Append(resp.State.Set(ctx, state)...)
+	// resp.State starts as a copy of the prior state; rewriting it unchanged would cost a
+	// reflection pass per key on every refresh.
+	if state.Username.ValueString() != key.Username {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("username"), key.Username)...)
+	}
 }
 
 // Update is never called with a change Sensu could apply (every argument replaces the key,
